@@ -1,0 +1,238 @@
+"""The `kubeward` command line.
+
+    kubeward [--kubeconfig F] [--context C] [-n NS | -A]    the dashboard on a live cluster
+    kubeward scan -o report.json                            headless audit, writes the Report
+    kubeward open report.json                               the dashboard on a saved snapshot
+    kubeward demo [--pods N] [--serve | -o report.json]     the built-in demo cluster
+
+Textual is imported only by the commands that open the dashboard, so `scan`
+never loads it. Every expected failure prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from rich.console import Console
+
+from audit import __version__
+from audit.pipeline import AuditOptions, run_audit
+from audit.progress import Progress, ProgressCallback, ignore_progress
+from audit.report import Report, ReportError, load_report, save_report
+from collectors.kube import KubeConnectionError
+from collectors.kubeconfig import KubeConfigError, KubeTarget, load_kube_target
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubeward",
+        description="Audit a Kubernetes cluster for container-security risk.",
+    )
+    parser.add_argument("--version", action="version", version=f"kubeward {__version__}")
+    _add_cluster_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = commands.add_parser("scan", help="audit without the dashboard and write the Report")
+    _add_cluster_options(scan, suppress=True)
+    scan.add_argument("-o", "--output", metavar="PATH", help="write the Report (JSON) here")
+
+    open_ = commands.add_parser("open", help="open a saved Report in the dashboard, offline")
+    open_.add_argument("report", metavar="REPORT.json")
+
+    demo = commands.add_parser("demo", help="audit the built-in demo cluster")
+    demo.add_argument("--pods", type=_positive_int, default=400, metavar="N",
+                      help="size of the demo cluster in pods (default 400)")
+    demo.add_argument("--seed", type=int, default=7, help="the demo cluster is generated from this seed")
+    mode = demo.add_mutually_exclusive_group()
+    mode.add_argument("--serve", action="store_true",
+                      help="only serve the demo cluster; print the kubeconfig path and wait")
+    mode.add_argument("-o", "--output", metavar="PATH",
+                      help="scan the demo cluster headless and write the Report here")
+    return parser
+
+
+def _add_cluster_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # On subcommands the defaults are suppressed so that options given before the
+    # subcommand are not overwritten by the subcommand's defaults.
+    default: dict[str, object] = {"default": argparse.SUPPRESS} if suppress else {}
+    parser.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)",
+                        **default)
+    parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: current-context)",
+                        **default)
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", metavar="NS", action="append", dest="namespaces",
+                       help="audit only this namespace (repeatable)", **default)
+    scope.add_argument("-A", "--all-namespaces", action="store_true",
+                       help="audit every namespace (the default)", **default)
+    parser.add_argument("--request-timeout", type=float, metavar="SECONDS",
+                        help="seconds to wait for one API response (default 30)", **default)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (CliError, KubeConfigError, KubeConnectionError, ReportError) as exc:
+        print(f"kubeward: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("kubeward: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "open":
+        report = load_report(args.report)
+        return _run_tui(report=report, title=args.report)
+    if args.command == "demo":
+        return _demo(args)
+    target = load_kube_target(getattr(args, "kubeconfig", None), getattr(args, "context", None))
+    options = _options(args)
+    if args.command == "scan":
+        return _scan(target, options, getattr(args, "output", None))
+    return _run_tui(target=target, options=options)
+
+
+def _options(args: argparse.Namespace) -> AuditOptions:
+    namespaces = getattr(args, "namespaces", None) or ()
+    timeout = getattr(args, "request_timeout", None)
+    return AuditOptions(namespaces=tuple(namespaces), timeout=timeout or 30.0)
+
+
+def _scan(target: KubeTarget, options: AuditOptions, output: str | None) -> int:
+    err = Console(stderr=True)
+    with _progress_display(err) as on_progress:
+        report = asyncio.run(run_audit(target, options, on_progress=on_progress))
+    if output:
+        try:
+            save_report(report, output)
+        except OSError as exc:
+            raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
+    print_summary(report, Console(), output=output)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from demo.apiserver import ApiServerDouble
+    from demo.cluster import generate_cluster
+
+    err = Console(stderr=True)
+    with err.status(f"generating a demo cluster of {args.pods} pods…"):
+        objects = generate_cluster(pods=args.pods, seed=args.seed)
+    with tempfile.TemporaryDirectory(prefix="kubeward-demo-") as tmp, ApiServerDouble(objects, tls=True) as server:
+        kubeconfig = server.write_kubeconfig(Path(tmp) / "kubeconfig")
+        if args.serve:
+            print(kubeconfig, flush=True)
+            err.print(f"serving the demo cluster at {server.url}; press Ctrl-C to stop", highlight=False)
+            _wait_for_interrupt()
+            return 0
+        target = load_kube_target(str(kubeconfig))
+        options = _options(args)
+        if args.output:
+            return _scan(target, options, args.output)
+        return _run_tui(target=target, options=options)
+
+
+def _wait_for_interrupt() -> None:
+    with suppress(KeyboardInterrupt):
+        threading.Event().wait()
+
+
+def _run_tui(
+    *, target: KubeTarget | None = None, options: AuditOptions | None = None,
+    report: Report | None = None, title: str = "",
+) -> int:
+    from tui.app import KubewardApp
+
+    app = KubewardApp(target=target, options=options or AuditOptions(), report=report, source_name=title)
+    app.run()
+    if app.error:
+        raise CliError(app.error)
+    return 0
+
+
+@contextmanager
+def _progress_display(console: Console) -> Iterator[ProgressCallback]:
+    """A rich progress display on stderr when it is a terminal; silence otherwise."""
+    if not console.is_terminal or os.environ.get("TERM") == "dumb":
+        yield ignore_progress
+        return
+    from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
+
+    tasks: dict[tuple[str, str], object] = {}
+    with RichProgress(
+        SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(bar_width=None),
+        TextColumn("{task.fields[count]:>8} objects"), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as bar:
+        def on_progress(event: Progress) -> None:
+            if event.task == "cluster":
+                return
+            task = tasks.get(event.key)
+            if task is None:
+                task = tasks[event.key] = bar.add_task(f"{event.source}: {event.task}", total=None, count=0)
+            if event.done:
+                bar.update(task, total=1, completed=1, count=event.count,  # type: ignore[arg-type]
+                           description=f"{event.source}: {event.task}{' (failed)' if event.failed else ''}")
+            else:
+                bar.update(task, count=event.count)  # type: ignore[arg-type]
+
+        yield on_progress
+
+
+def print_summary(report: Report, console: Console, *, output: str | None = None) -> None:
+    """What was read, what could not be, and where the Report went."""
+    from rich.table import Table
+
+    meta = report.meta
+    console.print(f"[bold]kubeward[/] audit of context [bold]{_escape(meta.context)}[/] ({_escape(meta.server)})")
+    version = report.inventory.cluster.version.git_version
+    if version:
+        console.print(f"Kubernetes {version}")
+    table = Table(title="Collected", show_edge=False)
+    table.add_column("kind")
+    table.add_column("count", justify="right")
+    for kind, count in report.inventory.counts().items():
+        table.add_row(kind, str(count))
+    console.print(table)
+    if report.gaps:
+        gaps = Table(title=f"Coverage gaps ({len(report.gaps)}): not audited", show_edge=False,
+                     title_style="bold yellow")
+        gaps.add_column("what")
+        gaps.add_column("namespace")
+        gaps.add_column("why")
+        for gap in report.gaps:
+            gaps.add_row(f"{gap.verb} {gap.resource}", gap.namespace or "(all)", f"{gap.reason}: {gap.message}")
+        console.print(gaps)
+    console.print(f"{len(report.findings)} findings")
+    if output:
+        console.print(f"Report written to {_escape(output)}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+

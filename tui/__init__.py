@@ -1,0 +1,1 @@
+"""The Textual dashboard. It reads a Report, never the cluster."""
