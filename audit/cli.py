@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -155,8 +156,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _wait_for_interrupt() -> None:
-    with suppress(KeyboardInterrupt):
-        threading.Event().wait()
+    """Block until Ctrl-C or SIGTERM, so the caller's cleanup (server, temp dir) runs."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with suppress(KeyboardInterrupt):
+            stop.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_tui(

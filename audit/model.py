@@ -37,7 +37,7 @@ class OwnerReference(K8s, kw_only=True):
 
 
 class ObjectMeta(K8s, kw_only=True):
-    name: str
+    name: str = ""  # pod templates have none
     namespace: str | None = None
     uid: str = ""
     resource_version: str = ""

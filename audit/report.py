@@ -32,8 +32,12 @@ class ReportMeta(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     finished: datetime | None = None
 
 
-class Report(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """Inventory + findings + metadata + coverage gaps: one audit snapshot."""
+class Report(msgspec.Struct, frozen=True, kw_only=True):
+    """Inventory + findings + metadata + coverage gaps: one audit snapshot.
+
+    Every top-level field is always written (no omitted defaults), so the header
+    that identifies a snapshot is always there.
+    """
 
     schema: str = SCHEMA
     schema_version: int = SCHEMA_VERSION

@@ -53,7 +53,7 @@ class KubeConnectionError(Exception):
     """The API server cannot be used at all; the message is one line for the user."""
 
 
-class ListMeta(msgspec.Struct, rename="camel"):
+class ListMeta(msgspec.Struct, frozen=True, rename="camel"):
     resource_version: str = ""
     continue_: str = msgspec.field(default="", name="continue")
 
@@ -179,11 +179,16 @@ class KubeCollector:
                 method, url, header_params=headers, _request_timeout=(self.timeout, self.timeout)
             )
             data = response.read()
+        except urllib3.exceptions.NewConnectionError:
+            raise  # refused or unresolvable; urllib3 makes it a subclass of the timeout error
         except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError) as exc:
             raise _TimedOut(str(exc)) from None
         except urllib3.exceptions.MaxRetryError as exc:
-            if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
-                raise _TimedOut(str(exc.reason)) from None
+            reason = exc.reason
+            if isinstance(reason, urllib3.exceptions.TimeoutError) and not isinstance(
+                reason, urllib3.exceptions.NewConnectionError
+            ):
+                raise _TimedOut(str(reason)) from None
             raise
         except urllib3.exceptions.ProtocolError as exc:
             raise _Transient(f"connection broken: {_describe(exc)}") from None
@@ -239,9 +244,13 @@ class KubeCollector:
             raise KubeConnectionError(f"{where} did not answer within {self.timeout:g}s") from None
         except _Transient as exc:
             raise KubeConnectionError(f"{where}: {exc}") from None
-        except ApiException as exc:  # the client reports TLS failures this way
-            raise KubeConnectionError(f"TLS verification failed for {where}: {_tls_reason(exc)}") from None
+        except ApiException as exc:  # the client reports some TLS failures this way
+            raise KubeConnectionError(f"TLS verification failed for {where}: {_tls_reason(str(exc.reason))}") from None
         except urllib3.exceptions.MaxRetryError as exc:
+            if isinstance(exc.reason, urllib3.exceptions.SSLError):
+                raise KubeConnectionError(
+                    f"TLS verification failed for {where}: {_tls_reason(str(exc.reason))}"
+                ) from None
             raise KubeConnectionError(f"cannot reach {where}: {_connection_reason(exc)}") from None
         except urllib3.exceptions.HTTPError as exc:
             raise KubeConnectionError(f"cannot reach {where}: {_describe(exc)}") from None
@@ -428,13 +437,12 @@ def _connection_reason(exc: urllib3.exceptions.MaxRetryError) -> str:
             return cause.strerror.lower()
         text = str(reason)
         return text.split(": ", 1)[-1] if ": " in text else text
-    if isinstance(reason, urllib3.exceptions.SSLError):
-        return f"TLS error: {_describe(reason)}"
     return _describe(reason) if reason else _describe(exc)
 
 
-def _tls_reason(exc: ApiException) -> str:
-    text = " ".join(str(exc.reason or exc).split())
+def _tls_reason(text: str) -> str:
+    """The useful part of an SSL error: `certificate verify failed: self-signed certificate …`."""
+    text = " ".join(text.split())
     for marker in ("certificate verify failed", "hostname mismatch", "wrong version number"):
         index = text.find(marker)
         if index >= 0:

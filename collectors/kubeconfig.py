@@ -126,8 +126,10 @@ def _in_cluster(configuration: Configuration, concurrency: int) -> KubeTarget:
 def _tune(configuration: Configuration, concurrency: int) -> None:
     # kubeward retries on its own terms (backoff, Retry-After); urllib3's silent
     # retries would multiply every timeout.
-    configuration.retries = urllib3.util.Retry(total=0, connect=0, read=0, redirect=0, status=0,
-                                               raise_on_redirect=False)
+    configuration.retries = urllib3.util.Retry(
+        total=0, connect=0, read=0, redirect=0, status=0,
+        raise_on_redirect=False, raise_on_status=False, respect_retry_after_header=False,
+    )
     configuration.connection_pool_maxsize = max(4, concurrency)
 
 

@@ -1,0 +1,130 @@
+"""The command line, run as a user runs it: a subprocess of the installed console script."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from audit.report import load_report
+
+KUBEWARD = str(Path(sys.executable).with_name("kubeward"))
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KUBEWARD, *args], capture_output=True, text=True, timeout=timeout,
+                          env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("kubeward: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_scan_writes_a_report(serve, demo_objects, tmp_path: Path) -> None:
+    double, kubeconfig = serve(demo_objects, tls=True)
+    out = tmp_path / "report.json"
+    result = run("scan", "--kubeconfig", str(kubeconfig), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    report = load_report(out)
+    assert len(report.inventory.pods) == sum(o["kind"] == "Pod" for o in demo_objects)
+    assert report.meta.context == "kubeward-demo"
+    assert report.meta.server == double.url
+    assert "Report written to" in result.stdout
+    assert "pods" in result.stdout
+
+
+def test_scan_never_loads_textual(serve, demo_objects, tmp_path: Path) -> None:
+    _, kubeconfig = serve(demo_objects)
+    code = (
+        "import sys\n"
+        "from audit.cli import main\n"
+        f"rc = main(['scan', '--kubeconfig', {str(kubeconfig)!r}, '-o', {str(tmp_path / 'r.json')!r}])\n"
+        "assert rc == 0, rc\n"
+        "import audit.pipeline, audit.report, collectors.kube, checks\n"
+        "assert 'textual' not in sys.modules, sorted(m for m in sys.modules if m.startswith('textual'))\n"
+        "print('headless')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("headless")
+
+
+def test_namespace_flag(serve, demo_objects, tmp_path: Path) -> None:
+    _, kubeconfig = serve(demo_objects)
+    out = tmp_path / "report.json"
+    result = run("--kubeconfig", str(kubeconfig), "scan", "-n", "kube-system", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert {p.namespace for p in load_report(out).inventory.pods} == {"kube-system"}
+
+
+def test_malformed_kubeconfig(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text("clusters:\n  - name: [unclosed\n")
+    assert_one_line_error(run("scan", "--kubeconfig", str(path)), str(path), "malformed YAML")
+
+
+def test_unknown_context(serve) -> None:
+    _, kubeconfig = serve([])
+    assert_one_line_error(run("scan", "--kubeconfig", str(kubeconfig), "--context", "prod"),
+                          "context 'prod' not found")
+
+
+def test_unreachable_server(serve) -> None:
+    double, kubeconfig = serve([])
+    url = double.url
+    double.stop()
+    assert_one_line_error(run("scan", "--kubeconfig", str(kubeconfig), "--request-timeout", "2"),
+                          f"cannot reach {url}")
+
+
+def test_wrong_token(serve, tmp_path: Path) -> None:
+    _, kubeconfig = serve([], tls=True)
+    kubeconfig.write_text(kubeconfig.read_text().replace("kubeward-admin-token", "stale"))
+    assert_one_line_error(run("scan", "--kubeconfig", str(kubeconfig)), "401 Unauthorized")
+
+
+def test_untrusted_certificate(serve) -> None:
+    _, kubeconfig = serve([], tls=True)
+    kubeconfig.write_text(
+        "\n".join(line for line in kubeconfig.read_text().splitlines() if "certificate-authority-data" not in line)
+    )
+    assert_one_line_error(run("scan", "--kubeconfig", str(kubeconfig)), "TLS verification failed")
+
+
+@pytest.mark.parametrize("content", [b"", b"{\"schema\": \"kubeward.report\", \"schema_version\": 7}", b"\x00\x01"])
+def test_open_rejects_a_file_that_is_not_a_report(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "report.json"
+    path.write_bytes(content)
+    assert_one_line_error(run("open", str(path)), str(path))
+
+
+def test_demo_scan_headless(tmp_path: Path) -> None:
+    out = tmp_path / "demo.json"
+    result = run("demo", "--pods", "120", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    report = load_report(out)
+    assert len(report.inventory.pods) == 120
+    assert report.gaps == ()
+
+
+def test_demo_serve_prints_a_working_kubeconfig(tmp_path: Path) -> None:
+    process = subprocess.Popen([KUBEWARD, "demo", "--serve", "--pods", "60"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        kubeconfig = process.stdout.readline().strip()
+        assert Path(kubeconfig).is_file()
+        out = tmp_path / "r.json"
+        result = run("scan", "--kubeconfig", kubeconfig, "-o", str(out))
+        assert result.returncode == 0, result.stderr
+        assert len(load_report(out).inventory.pods) == 60
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
