@@ -47,10 +47,10 @@ def child_collect(kubeconfig: str) -> None:
     print(f"{elapsed:.6f} {len(result.inventory.pods)}")
 
 
-def timed(argv: list[str], **kwargs: object) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in MB and stdout of one child process."""
+def timed(argv: list[str], *, capture: bool = True) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS in MB and stdout of one child process (discarded unless `capture`)."""
     started = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, **kwargs)  # type: ignore[call-overload]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE if capture else subprocess.DEVNULL, text=True)
     out = process.stdout.read() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
@@ -94,12 +94,12 @@ def run_benchmark(kubectl: str, kubeconfig: str, runs: int) -> dict[str, list[fl
     rows: dict[str, list[float]] = {"kubeward_s": [], "kubeward_rss": [], "kubectl_s": [], "kubectl_rss": []}
     with tempfile.TemporaryDirectory() as cache:
         kubectl_argv = [kubectl, "--kubeconfig", kubeconfig, "--cache-dir", cache, "get", KINDS, "-A", "-o", "json"]
-        timed(kubectl_argv, stdout=subprocess.DEVNULL)  # warm the discovery cache, as a user's would be
+        timed(kubectl_argv, capture=False)  # warm the discovery cache, as a user's would be
         for _ in range(runs):
             seconds, rss, _ = timed([sys.executable, "-m", "bench.collect", "--child", kubeconfig])
             rows["kubeward_s"].append(seconds)
             rows["kubeward_rss"].append(rss)
-            seconds, rss, _ = timed(kubectl_argv, stdout=subprocess.DEVNULL)
+            seconds, rss, _ = timed(kubectl_argv, capture=False)
             rows["kubectl_s"].append(seconds)
             rows["kubectl_rss"].append(rss)
     return rows

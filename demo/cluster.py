@@ -789,7 +789,8 @@ class _ClusterBuilder:
             "conditions": [
                 {"type": "NetworkUnavailable", "status": "False", "lastHeartbeatTime": since,
                  "lastTransitionTime": since, "reason": "CalicoIsUp", "message": "Calico is running on this node"},
-                condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                          "kubelet has sufficient memory available"),
                 condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
                 condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
                 condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
@@ -814,7 +815,8 @@ class _ClusterBuilder:
         info = node["status"]["nodeInfo"]
         self.plant(Category.NODE, "old-kernel", node, f"status.nodeInfo.kernelVersion = {info['kernelVersion']}")
         self.plant(Category.NODE, "old-container-runtime", node,
-                   f"status.nodeInfo.containerRuntimeVersion = {info['containerRuntimeVersion']} (bundles a runc older than 1.1.12)")
+                   f"status.nodeInfo.containerRuntimeVersion = {info['containerRuntimeVersion']}"
+                   " (bundles a runc older than 1.1.12)")
         self.plant(Category.NODE, "old-kubelet", node, f"status.nodeInfo.kubeletVersion = {info['kubeletVersion']}")
         self.plant(Category.NODE, "os-end-of-life", node, f"status.nodeInfo.osImage = {info['osImage']}")
 
@@ -947,11 +949,11 @@ class _ClusterBuilder:
         status: Obj = {
             "phase": "Running",
             "conditions": [
-                {"type": "PodReadyToStartContainers", "status": "True", "lastProbeTime": None, "lastTransitionTime": start},
-                {"type": "Initialized", "status": "True", "lastProbeTime": None, "lastTransitionTime": start},
-                {"type": "Ready", "status": "True", "lastProbeTime": None, "lastTransitionTime": ready_at},
-                {"type": "ContainersReady", "status": "True", "lastProbeTime": None, "lastTransitionTime": ready_at},
-                {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": start},
+                _pod_condition("PodReadyToStartContainers", "True", start),
+                _pod_condition("Initialized", "True", start),
+                _pod_condition("Ready", "True", ready_at),
+                _pod_condition("ContainersReady", "True", ready_at),
+                _pod_condition("PodScheduled", "True", start),
             ],
             "hostIP": host_ip, "hostIPs": [{"ip": host_ip}],
             "podIP": pod_ip, "podIPs": [{"ip": pod_ip}],
@@ -979,11 +981,11 @@ class _ClusterBuilder:
         return {
             "phase": "Succeeded",
             "conditions": [
-                {"type": "PodReadyToStartContainers", "status": "False", "lastProbeTime": None, "lastTransitionTime": end},
-                {"type": "Initialized", "status": "True", "lastProbeTime": None, "lastTransitionTime": start},
-                {"type": "Ready", "status": "False", "lastProbeTime": None, "lastTransitionTime": end, "reason": "PodCompleted"},
-                {"type": "ContainersReady", "status": "False", "lastProbeTime": None, "lastTransitionTime": end, "reason": "PodCompleted"},
-                {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": start},
+                _pod_condition("PodReadyToStartContainers", "False", end),
+                _pod_condition("Initialized", "True", start),
+                _pod_condition("Ready", "False", end, "PodCompleted"),
+                _pod_condition("ContainersReady", "False", end, "PodCompleted"),
+                _pod_condition("PodScheduled", "True", start),
             ],
             "hostIP": node.ip, "hostIPs": [{"ip": node.ip}],
             "podIP": node.allocate_pod_ip(),
@@ -1035,7 +1037,7 @@ class _ClusterBuilder:
             "replicas": replicas,
             "selector": selector,
             "template": current,
-            "strategy": strategy or {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+            "strategy": strategy or _rolling_update("25%", "25%"),
             "revisionHistoryLimit": history,
             "progressDeadlineSeconds": 600,
         }  # fmt: skip
@@ -1165,8 +1167,7 @@ class _ClusterBuilder:
         daemon["spec"] = {
             "selector": {"matchLabels": _selector_labels(template)},
             "template": template,
-            "updateStrategy": update_strategy or {
-                "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+            "updateStrategy": update_strategy or _rolling_update(1, 0),
             "revisionHistoryLimit": 10,
         }
         count = len(nodes)
@@ -1241,8 +1242,8 @@ class _ClusterBuilder:
         finished = pod["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"]
         job["status"] = {
             "conditions": [
-                {"type": "SuccessCriteriaMet", "status": "True", "lastProbeTime": finished, "lastTransitionTime": finished},
-                {"type": "Complete", "status": "True", "lastProbeTime": finished, "lastTransitionTime": finished},
+                {"type": kind, "status": "True", "lastProbeTime": finished, "lastTransitionTime": finished}
+                for kind in ("SuccessCriteriaMet", "Complete")
             ],
             "startTime": _timestamp(scheduled), "completionTime": finished,
             "succeeded": 1, "terminating": 0, "uncountedTerminatedPods": {}, "ready": 0,
@@ -1492,15 +1493,14 @@ class _ClusterBuilder:
             self.cluster_role_binding(f"system:controller:{controller}", f"system:controller:{controller}",
                                       [_service_account_subject("kube-system", controller)], builtin=True)
         self.cluster_role_binding("cluster-admin", "cluster-admin", [_group("system:masters")], builtin=True)
-        self.cluster_role_binding("system:basic-user", "system:basic-user", [_group("system:authenticated")], builtin=True)
-        self.cluster_role_binding("system:discovery", "system:discovery", [_group("system:authenticated")], builtin=True)
+        for name in ("system:basic-user", "system:discovery"):
+            self.cluster_role_binding(name, name, [_group("system:authenticated")], builtin=True)
         self.cluster_role_binding("system:public-info-viewer", "system:public-info-viewer",
                                   [_group("system:authenticated"), _group("system:unauthenticated")], builtin=True)
         self.cluster_role_binding("system:monitoring", "system:monitoring", [_group("system:monitoring")], builtin=True)
         self.cluster_role_binding("system:node", "system:node", [], builtin=True)
-        self.cluster_role_binding("system:kube-scheduler", "system:kube-scheduler", [_user("system:kube-scheduler")], builtin=True)
-        self.cluster_role_binding("system:kube-controller-manager", "system:kube-controller-manager",
-                                  [_user("system:kube-controller-manager")], builtin=True)
+        for name in ("system:kube-scheduler", "system:kube-controller-manager"):
+            self.cluster_role_binding(name, name, [_user(name)], builtin=True)
         self.cluster_role_binding("kubeadm:cluster-admins", "cluster-admin", [_group("kubeadm:cluster-admins")])
         self.cluster_role_binding("kubeadm:node-proxier", "system:node-proxier",
                                   [_service_account_subject("kube-system", "kube-proxy")])
@@ -1547,18 +1547,18 @@ class _ClusterBuilder:
                 ["kube-apiserver", f"--advertise-address={node.ip}", "--authorization-mode=Node,RBAC",
                  "--enable-admission-plugins=NodeRestriction", "--anonymous-auth=true",
                  "--audit-log-path=/var/log/kubernetes/audit.log"],
-                6443, pki + [_mount("audit-log", "/var/log/kubernetes")],
-                pki_volumes + [_host_path("audit-log", "/var/log/kubernetes", "DirectoryOrCreate")],
+                6443, [*pki, _mount("audit-log", "/var/log/kubernetes")],
+                [*pki_volumes, _host_path("audit-log", "/var/log/kubernetes", "DirectoryOrCreate")],
             ),
             "kube-controller-manager": (
                 f"registry.k8s.io/kube-controller-manager:{KUBERNETES_VERSION}",
                 ["kube-controller-manager", "--kubeconfig=/etc/kubernetes/controller-manager.conf",
                  "--use-service-account-credentials=true", "--cluster-cidr=10.32.0.0/12"],
-                10257, pki + [_mount("kubeconfig", "/etc/kubernetes/controller-manager.conf", read_only=True),
-                              _mount("flexvolume-dir", "/usr/libexec/kubernetes/kubelet-plugins/volume/exec")],
-                pki_volumes + [_host_path("kubeconfig", "/etc/kubernetes/controller-manager.conf", "FileOrCreate"),
-                               _host_path("flexvolume-dir", "/usr/libexec/kubernetes/kubelet-plugins/volume/exec",
-                                          "DirectoryOrCreate")],
+                10257, [*pki, _mount("kubeconfig", "/etc/kubernetes/controller-manager.conf", read_only=True),
+                        _mount("flexvolume-dir", "/usr/libexec/kubernetes/kubelet-plugins/volume/exec")],
+                [*pki_volumes, _host_path("kubeconfig", "/etc/kubernetes/controller-manager.conf", "FileOrCreate"),
+                 _host_path("flexvolume-dir", "/usr/libexec/kubernetes/kubelet-plugins/volume/exec",
+                            "DirectoryOrCreate")],
             ),
             "kube-scheduler": (
                 f"registry.k8s.io/kube-scheduler:{KUBERNETES_VERSION}",
@@ -1597,12 +1597,14 @@ class _ClusterBuilder:
             _rule(["create"], [""], ["serviceaccounts/token"]),
             _rule(["get", "list", "watch", "create", "update"], ["crd.projectcalico.org"], ["*"]),
         ])
-        self.cluster_role_binding("calico-node", "calico-node", [_service_account_subject("kube-system", "calico-node")])
+        self.cluster_role_binding("calico-node", "calico-node",
+                                  [_service_account_subject("kube-system", "calico-node")])
         labels = {"k8s-app": "calico-node"}
         image = "docker.io/calico/node:v3.28.2"
         init = [
             _container("install-cni", "docker.io/calico/cni:v3.28.2", command=["/opt/cni/bin/install"],
-                       mounts=[_mount("cni-bin-dir", "/host/opt/cni/bin"), _mount("cni-net-dir", "/host/etc/cni/net.d")],
+                       mounts=[_mount("cni-bin-dir", "/host/opt/cni/bin"),
+                               _mount("cni-net-dir", "/host/etc/cni/net.d")],
                        security={"privileged": True}),
         ]
         node = _container(
@@ -1619,8 +1621,9 @@ class _ClusterBuilder:
             security={"privileged": True},
         )
         spec = _pod_spec(
-            [node], init=init, service_account="calico-node", hostNetwork=True, priorityClassName="system-node-critical",
-            priority=2000001000, nodeSelector={"kubernetes.io/os": "linux"}, tolerations=[{"operator": "Exists"}],
+            [node], init=init, service_account="calico-node", hostNetwork=True,
+            priorityClassName="system-node-critical", priority=2000001000,
+            nodeSelector={"kubernetes.io/os": "linux"}, tolerations=[{"operator": "Exists"}],
             volumes=[_host_path("lib-modules", "/lib/modules"), _host_path("var-run-calico", "/var/run/calico"),
                      _host_path("var-lib-calico", "/var/lib/calico"),
                      _host_path("xtables-lock", "/run/xtables.lock", "FileOrCreate"),
@@ -1650,7 +1653,8 @@ class _ClusterBuilder:
 
     def kube_proxy(self) -> None:
         self.service_account("kube-system", "kube-proxy")
-        self.config_map("kube-system", "kube-proxy", {"config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\n"})
+        self.config_map("kube-system", "kube-proxy", {"config.conf": (
+            "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\n")})
         labels = {"k8s-app": "kube-proxy"}
         container = _container(
             "kube-proxy", f"registry.k8s.io/kube-proxy:{KUBERNETES_VERSION}",
@@ -1686,7 +1690,8 @@ class _ClusterBuilder:
             security={"privileged": True, "readOnlyRootFilesystem": True},
         )
         registrar = _container(
-            "node-driver-registrar", "public.ecr.aws/eks-distro/kubernetes-csi/node-driver-registrar:v2.11.1-eks-1-31-4",
+            "node-driver-registrar",
+            "public.ecr.aws/eks-distro/kubernetes-csi/node-driver-registrar:v2.11.1-eks-1-31-4",
             args=["--csi-address=$(ADDRESS)", "--kubelet-registration-path=$(DRIVER_REG_SOCK_PATH)"],
             env=[_env("ADDRESS", "/csi/csi.sock"),
                  _env("DRIVER_REG_SOCK_PATH", "/var/lib/kubelet/plugins/ebs.csi.aws.com/csi.sock")],
@@ -1704,10 +1709,10 @@ class _ClusterBuilder:
                      _host_path("device-dir", "/dev", "Directory")],
         )
         daemon, _ = self.daemon_set("kube-system", "ebs-csi-node", _template(labels, spec), nodes=self.nodes,
-                                    labels=labels, update_strategy={"type": "RollingUpdate",
-                                                                    "rollingUpdate": {"maxUnavailable": "10%", "maxSurge": 0}})
+                                    labels=labels, update_strategy=_rolling_update("10%", 0))
         self.plant(Category.ISOLATION, "host-path-kubelet-writable", daemon,
-                   "spec.template.spec.volumes[kubelet-dir].hostPath.path = /var/lib/kubelet, mounted writable (Bidirectional)")
+                   "spec.template.spec.volumes[kubelet-dir].hostPath.path = /var/lib/kubelet,"
+                   " mounted writable (Bidirectional)")
 
     def coredns(self) -> None:
         self.service_account("kube-system", "coredns")
@@ -1715,12 +1720,16 @@ class _ClusterBuilder:
             _rule(["list", "watch"], [""], ["endpoints", "services", "pods", "namespaces"]),
             _rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
         ])
-        self.cluster_role_binding("system:coredns", "system:coredns", [_service_account_subject("kube-system", "coredns")])
-        self.config_map("kube-system", "coredns", {"Corefile": ".:53 {\n    errors\n    health\n    ready\n    kubernetes cluster.local in-addr.arpa ip6.arpa\n    forward . /etc/resolv.conf\n    cache 30\n}\n"})
+        self.cluster_role_binding("system:coredns", "system:coredns",
+                                  [_service_account_subject("kube-system", "coredns")])
+        self.config_map("kube-system", "coredns", {"Corefile": (
+            ".:53 {\n    errors\n    health\n    ready\n    kubernetes cluster.local in-addr.arpa ip6.arpa\n"
+            "    forward . /etc/resolv.conf\n    cache 30\n}\n")})
         labels = {"k8s-app": "kube-dns"}
         container = _container(
             "coredns", "registry.k8s.io/coredns/coredns:v1.11.3", args=["-conf", "/etc/coredns/Corefile"],
-            ports=[{"name": "dns", "containerPort": 53, "protocol": "UDP"}, _port("dns-tcp", 53), _port("metrics", 9153)],
+            ports=[{"name": "dns", "containerPort": 53, "protocol": "UDP"}, _port("dns-tcp", 53),
+                   _port("metrics", 9153)],
             resources=_resources("100m", "70Mi", memory_limit="170Mi"),
             mounts=[_mount("config-volume", "/etc/coredns", read_only=True)],
             liveness=_http_probe("/health", 8080, delay=60), readiness=_http_probe("/ready", 8181),
@@ -1733,7 +1742,7 @@ class _ClusterBuilder:
                          security={"seccompProfile": {"type": "RuntimeDefault"}})
         replicas = max(2, len(self.nodes) // 16)
         self.deployment("kube-system", "coredns", [(_template(labels, spec), replicas)], labels=labels,
-                        strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": "25%"}})
+                        strategy=_rolling_update(1, "25%"))
         self.service("kube-system", "kube-dns", labels, [("dns", 53, 53), ("dns-tcp", 53, 53), ("metrics", 9153, 9153)],
                      cluster_ip="10.96.0.10", labels={"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"})
         self.disruption_budget("kube-system", "coredns", labels, expected=replicas, max_unavailable=1)
@@ -1775,14 +1784,15 @@ class _ClusterBuilder:
                          priorityClassName="system-cluster-critical", priority=2000000000,
                          nodeSelector={"kubernetes.io/os": "linux"})
         self.deployment("kube-system", "metrics-server", [(_template(labels, spec), 1)], labels=labels,
-                        strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}})
+                        strategy=_rolling_update(0, "25%"))
         self.service("kube-system", "metrics-server", labels, [("https", 443, "https")], labels=labels)
 
     # -- default, kube-public, kube-node-lease
 
     def add_default_namespaces(self) -> None:
         self.namespace("kube-public")
-        self.config_map("kube-public", "cluster-info", {"kubeconfig": "apiVersion: v1\nclusters:\n- cluster:\n    server: https://10.0.0.10:6443\n  name: \"\"\n"})
+        self.config_map("kube-public", "cluster-info", {
+            "kubeconfig": 'apiVersion: v1\nclusters:\n- cluster:\n    server: https://10.0.0.10:6443\n  name: ""\n'})
         self.namespace("kube-node-lease")
         self.namespace("default")
         self.service("default", "kubernetes", None, [("https", 443, 6443)], cluster_ip="10.96.0.1",
@@ -1818,13 +1828,15 @@ class _ClusterBuilder:
             _rule(["update"], ["networking.k8s.io"], ["ingresses/status"]),
             _rule(["list", "watch", "get"], ["discovery.k8s.io"], ["endpointslices"]),
         ])
-        self.cluster_role_binding("ingress-nginx", "ingress-nginx", [_service_account_subject(namespace, "ingress-nginx")])
+        self.cluster_role_binding("ingress-nginx", "ingress-nginx",
+                                  [_service_account_subject(namespace, "ingress-nginx")])
         labels = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller",
                   "app.kubernetes.io/instance": "ingress-nginx"}
         controller = _container(
             "controller", self.pinned("registry.k8s.io/ingress-nginx/controller:v1.11.3"),
             args=["/nginx-ingress-controller", "--election-id=ingress-nginx-leader",
-                  "--controller-class=k8s.io/ingress-nginx", "--publish-service=$(POD_NAMESPACE)/ingress-nginx-controller"],
+                  "--controller-class=k8s.io/ingress-nginx",
+                  "--publish-service=$(POD_NAMESPACE)/ingress-nginx-controller"],
             ports=[_port("http", 80), _port("https", 443), _port("webhook", 8443)],
             env=[_env_from_field("POD_NAME", "metadata.name"), _env_from_field("POD_NAMESPACE", "metadata.namespace"),
                  _env("LD_PRELOAD", "/usr/local/lib/libmimalloc.so")],
@@ -1892,8 +1904,7 @@ class _ClusterBuilder:
             volumes=[_host_path("proc", "/proc"), _host_path("sys", "/sys"), _host_path("root", "/")],
         )
         daemon, _ = self.daemon_set(namespace, "node-exporter", _template(labels, spec), nodes=self.nodes,
-                                    labels=labels, update_strategy={"type": "RollingUpdate",
-                                                                    "rollingUpdate": {"maxUnavailable": "10%", "maxSurge": 0}})
+                                    labels=labels, update_strategy=_rolling_update("10%", 0))
         self.plant(Category.ISOLATION, "host-path-root-read-only", daemon,
                    "spec.template.spec.volumes[root].hostPath.path = /, mounted readOnly at /host/root")
         self.plant(Category.ISOLATION, "host-port", daemon,
@@ -1948,7 +1959,8 @@ class _ClusterBuilder:
             "kube-state-metrics", "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0",
             ports=[_port("http-metrics", 8080), _port("telemetry", 8081)],
             resources=_resources("10m", "190Mi", memory_limit="250Mi"),
-            liveness=_http_probe("/livez", "http-metrics", delay=5), readiness=_http_probe("/readyz", "telemetry", delay=5),
+            liveness=_http_probe("/livez", "http-metrics", delay=5),
+            readiness=_http_probe("/readyz", "telemetry", delay=5),
             security=_hardened(),
         )
         spec = _pod_spec([container], service_account="kube-state-metrics", security=_restricted_pod(65534))
@@ -2043,7 +2055,8 @@ class _ClusterBuilder:
         binding = self.cluster_role_binding("gitlab-runner-pod-exec", "ci-pod-exec",
                                             [_service_account_subject(namespace, "gitlab-runner")])
         self.plant(Category.EXEC_ACCESS, "cluster-wide-pod-exec", binding,
-                   "ServiceAccount ci/gitlab-runner → ClusterRole ci-pod-exec: create pods/exec and pods/attach in every namespace")
+                   "ServiceAccount ci/gitlab-runner → ClusterRole ci-pod-exec:"
+                   " create pods/exec and pods/attach in every namespace")
         self.plant(Category.EXEC_ACCESS, "cluster-wide-pod-exec", role,
                    "rules[1]: create, get on pods/exec, pods/attach")
         labels = {"app": "gitlab-runner", "release": "gitlab-runner"}
@@ -2068,8 +2081,10 @@ class _ClusterBuilder:
         """A build pod the runner made: no owner, root inside, but in a Kata VM."""
         build = _container("build", "docker.io/library/golang:1.23.2-bookworm", command=["sh", "-c", "make ci"],
                            resources=_resources("2", "4Gi", memory_limit="4Gi", cpu_limit="2"))
-        helper = _container("helper", "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper:x86_64-v17.4.0",
-                            command=["gitlab-runner-helper", "read-logs"], resources=_resources("50m", "64Mi"))
+        helper = _container(
+            "helper", "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper:x86_64-v17.4.0",
+            command=["gitlab-runner-helper", "read-logs"], resources=_resources("50m", "64Mi"),
+        )
         spec = _pod_spec([build, helper], service_account="gitlab-runner-build", restart="Never",
                          runtimeClassName="kata", overhead={"cpu": "250m", "memory": "160Mi"})
         labels = {"pod": "runner-t3kx9zqp-project-42-concurrent-0", "manager.runner.gitlab.com/name": "gitlab-runner"}
@@ -2092,7 +2107,8 @@ class _ClusterBuilder:
                                   _config_volume("config", "docker-build-cache")])
         self.config_map(namespace, "docker-build-cache", {"images": "golang:1.23.2-bookworm node:20-bookworm"})
         nodes = [node for node in self.workers() if node.profile.pool == "legacy-docker"]
-        daemon, _ = self.daemon_set(namespace, "docker-build-cache", _template(labels, spec), nodes=nodes, labels=labels)
+        daemon, _ = self.daemon_set(namespace, "docker-build-cache", _template(labels, spec), nodes=nodes,
+                                    labels=labels)
         self.plant(Category.ISOLATION, "runtime-socket-docker", daemon,
                    "spec.template.spec.volumes[docker-sock].hostPath.path = /var/run/docker.sock")
         self.plant(Category.ISOLATION, "run-as-root", daemon,
@@ -2143,9 +2159,11 @@ class _ClusterBuilder:
         count = max(4, self.target_pods // 245)
         names = _team_names(count)
         self.cluster_role("app-config-reader", [_rule(_READ, [""], ["configmaps"])])
-        self.cluster_role("oncall-debugger", [
+        debugger = self.cluster_role("oncall-debugger", [
             _rule(["patch", "update"], [""], ["pods/ephemeralcontainers"]), _rule(_READ, [""], ["pods", "pods/log"])])
         self.cluster_role_binding("oncall-debugger", "oncall-debugger", [_group("sre")])
+        self.plant(Category.EXEC_ACCESS, "ephemeral-containers", debugger,
+                   "rules[0]: patch, update on pods/ephemeralcontainers, bound to Group sre cluster-wide")
         self.cluster_role("support-impersonator", [
             _rule(["impersonate"], [""], ["users", "groups", "serviceaccounts"])])
         impersonation = self.cluster_role_binding("support-impersonator", "support-impersonator",
@@ -2168,8 +2186,8 @@ class _ClusterBuilder:
         """A custom aggregated ClusterRole whose exec permission comes only through aggregation."""
         selector = {"rbac.example.com/aggregate-to-platform": "true"}
         parts = [
-            self.cluster_role("platform-operator-exec", [_rule(["create", "get"], [""], ["pods/exec", "pods/portforward"])],
-                              labels=selector),
+            self.cluster_role("platform-operator-exec",
+                              [_rule(["create", "get"], [""], ["pods/exec", "pods/portforward"])], labels=selector),
             self.cluster_role("platform-operator-workloads", [_rule(_ALL, ["apps"], ["deployments", "statefulsets"])],
                               labels=selector),
         ]
@@ -2207,7 +2225,8 @@ class _ClusterBuilder:
                    "spec.maxUnavailable = 0: no voluntary eviction, node drains for patching hang")
         node = self.node_named(pods[0]["spec"]["nodeName"])
         self.plant(Category.ISOLATION, "sensitive-co-tenancy", deploy,
-                   f"pod {pods[0]['metadata']['name']} shares node {node.name} with security/runtime-scanner (privileged)")
+                   f"pod {pods[0]['metadata']['name']} shares node {node.name}"
+                   " with security/runtime-scanner (privileged)")
         self.tokenizer(namespace, sensitive)
 
     def tokenizer(self, namespace: str, sensitive: dict[str, str]) -> None:
@@ -2308,8 +2327,9 @@ class _ClusterBuilder:
         deploy, _ = self.deployment(namespace, "traffic-shaper", [(_template(labels, spec), replicas)],
                                     labels={"app.kubernetes.io/name": "traffic-shaper"})
         path = "spec.template.spec.containers[tc].securityContext"
-        self.plant(Category.ISOLATION, "capability-net-admin", deploy, f"{path}.capabilities.add = [NET_ADMIN, NET_RAW]")
-        self.plant(Category.ISOLATION, "capability-net-raw", deploy, f"{path}.capabilities.add = [NET_ADMIN, NET_RAW]")
+        for capability in ("net-admin", "net-raw"):
+            self.plant(Category.ISOLATION, f"capability-{capability}", deploy,
+                       f"{path}.capabilities.add = [NET_ADMIN, NET_RAW]")
         self.plant(Category.ISOLATION, "container-overrides-run-as-non-root", deploy,
                    f"{path}.runAsNonRoot = false, runAsUser = 0 (pod says runAsNonRoot: true)")
         self.plant(Category.ISOLATION, "allow-privilege-escalation-unset", deploy,
@@ -2322,8 +2342,10 @@ class _ClusterBuilder:
         self.indexer(namespace)
         policy = self.network_policy(namespace, "allow-from-ingress-nginx", {
             "podSelector": {},
-            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
-                                  {"podSelector": {}}]}],
+            "ingress": [{"from": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+                {"podSelector": {}},
+            ]}],
             "policyTypes": ["Ingress"],
         })  # fmt: skip
         self.plant(Category.ISOLATION, "egress-unrestricted", policy,
@@ -2340,7 +2362,7 @@ class _ClusterBuilder:
         template = _template(labels, spec)
         deploy, pods = self.deployment(
             namespace, "query-api", [(template, replicas)], labels={"app.kubernetes.io/name": "query-api"},
-            strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "100%", "maxSurge": 0}},
+            strategy=_rolling_update("100%", 0),
         )
         stale = self.image_digest(container["image"], generation=1)
         for pod in pods[: replicas // 2]:  # their nodes pulled `latest` before it was re-pushed
@@ -2432,7 +2454,8 @@ class _ClusterBuilder:
         self.plant(Category.ISOLATION, "seccomp-unconfined-annotation", deploy,
                    "spec.template.metadata.annotations[seccomp.security.alpha.kubernetes.io/pod] = unconfined")
         self.plant(Category.ISOLATION, "apparmor-unconfined-annotation", deploy,
-                   "spec.template.metadata.annotations[container.apparmor.security.beta.kubernetes.io/shm-cache] = unconfined")
+                   "spec.template.metadata.annotations"
+                   "[container.apparmor.security.beta.kubernetes.io/shm-cache] = unconfined")
 
     def strace_debug(self, namespace: str) -> None:
         """A shared process namespace with a SYS_PTRACE sidecar, and a pod-level Unconfined seccomp."""
@@ -2444,7 +2467,8 @@ class _ClusterBuilder:
         spec = _pod_spec([app, debug], automount=False, shareProcessNamespace=True,
                          security={"seccompProfile": {"type": "Unconfined"}})
         deploy, _ = self.deployment(namespace, "strace-debug", [(_template(labels, spec), 1)], labels=labels)
-        self.plant(Category.ISOLATION, "share-process-namespace", deploy, "spec.template.spec.shareProcessNamespace = true")
+        self.plant(Category.ISOLATION, "share-process-namespace", deploy,
+                   "spec.template.spec.shareProcessNamespace = true")
         self.plant(Category.ISOLATION, "capability-sys-ptrace", deploy,
                    "spec.template.spec.containers[netshoot].securityContext.capabilities.add = [SYS_PTRACE]")
         self.plant(Category.ISOLATION, "allow-privilege-escalation", deploy,
@@ -2462,8 +2486,8 @@ class _ClusterBuilder:
         )
         self.secret(namespace, "s3-credentials", {"access-key": "AKIAFAKEFAKEFAKE", "secret-key": "fake/secret/key"})
         labels = {"app": "fuse-mounter"}
-        deploy, _ = self.deployment(namespace, "fuse-mounter", [(_template(labels, _pod_spec([container], automount=False)), 1)],
-                                    labels=labels)
+        template = _template(labels, _pod_spec([container], automount=False))
+        deploy, _ = self.deployment(namespace, "fuse-mounter", [(template, 1)], labels=labels)
         self.plant(Category.ISOLATION, "capability-sys-admin", deploy,
                    "spec.template.spec.containers[s3fs].securityContext.capabilities.add = [SYS_ADMIN]")
         self.plant(Category.IMAGE, "latest-tag", deploy,
@@ -2637,6 +2661,17 @@ def _with_labels(template: Obj, labels: dict[str, str]) -> Obj:
     """A copy of a pod template with more labels (the template itself is shared, so not mutated)."""
     metadata = {**template["metadata"], "labels": {**template["metadata"]["labels"], **labels}}
     return {"metadata": metadata, "spec": template["spec"]}
+
+
+def _rolling_update(max_unavailable: int | str, max_surge: int | str) -> Obj:
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable, "maxSurge": max_surge}}
+
+
+def _pod_condition(kind: str, status: str, since: str, reason: str | None = None) -> Obj:
+    condition: Obj = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
+    if reason:
+        condition["reason"] = reason
+    return condition
 
 
 def _condition(kind: str, reason: str, message: str, since: datetime) -> Obj:
