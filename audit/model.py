@@ -41,6 +41,7 @@ class ObjectMeta(K8s, kw_only=True):
     namespace: str | None = None
     uid: str = ""
     resource_version: str = ""
+    generation: int | None = None
     creation_timestamp: datetime | None = None
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
@@ -101,6 +102,12 @@ class SELinuxOptions(K8s, kw_only=True):
     level: str | None = None
 
 
+class WindowsSecurityContextOptions(K8s, kw_only=True):
+    host_process: bool | None = None
+    """A Windows HostProcess container: the Windows equivalent of privileged."""
+    run_as_user_name: str | None = None
+
+
 class Capabilities(K8s, kw_only=True):
     add: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
@@ -125,6 +132,7 @@ class SecurityContext(K8s, kw_only=True):
     seccomp_profile: SeccompProfile | None = None
     app_armor_profile: AppArmorProfile | None = None
     se_linux_options: SELinuxOptions | None = None
+    windows_options: WindowsSecurityContextOptions | None = None
 
 
 class PodSecurityContext(K8s, kw_only=True):
@@ -137,6 +145,7 @@ class PodSecurityContext(K8s, kw_only=True):
     app_armor_profile: AppArmorProfile | None = None
     se_linux_options: SELinuxOptions | None = None
     sysctls: tuple[Sysctl, ...] = ()
+    windows_options: WindowsSecurityContextOptions | None = None
 
 
 class ContainerPort(K8s, kw_only=True):
@@ -325,13 +334,18 @@ class Volume(K8s, kw_only=True):
     nfs: NFSVolumeSource | None = None
     downward_api: Present | None = field(default=None, name="downwardAPI")
     ephemeral: Present | None = None
+    git_repo: Present | None = None
+    """Deprecated; cloning runs on the node as root (CVE-2024-10220)."""
+    iscsi: Present | None = None
+    rbd: Present | None = None
+    flex_volume: Present | None = None
 
     @property
     def source(self) -> str:
         """The volume's source type, as its Kubernetes field name."""
         for name in (
             "hostPath", "emptyDir", "secret", "configMap", "persistentVolumeClaim",
-            "projected", "csi", "nfs", "downwardAPI", "ephemeral",
+            "projected", "csi", "nfs", "downwardAPI", "ephemeral", "gitRepo", "iscsi", "rbd", "flexVolume",
         ):
             if getattr(self, _SOURCE_ATTRS[name]) is not None:
                 return name
@@ -342,7 +356,8 @@ _SOURCE_ATTRS = {
     "hostPath": "host_path", "emptyDir": "empty_dir", "secret": "secret",
     "configMap": "config_map", "persistentVolumeClaim": "persistent_volume_claim",
     "projected": "projected", "csi": "csi", "nfs": "nfs",
-    "downwardAPI": "downward_api", "ephemeral": "ephemeral",
+    "downwardAPI": "downward_api", "ephemeral": "ephemeral", "gitRepo": "git_repo",
+    "iscsi": "iscsi", "rbd": "rbd", "flexVolume": "flex_volume",
 }
 
 
@@ -407,6 +422,16 @@ class ContainerState(K8s, kw_only=True):
     terminated: ContainerStateTerminated | None = None
 
 
+class LinuxContainerUser(K8s, kw_only=True):
+    uid: int
+    gid: int = 0
+    supplemental_groups: tuple[int, ...] = ()
+
+
+class ContainerUser(K8s, kw_only=True):
+    linux: LinuxContainerUser | None = None
+
+
 class ContainerStatus(K8s, kw_only=True):
     name: str
     image: str = ""
@@ -416,6 +441,9 @@ class ContainerStatus(K8s, kw_only=True):
     restart_count: int = 0
     started: bool | None = None
     state: ContainerState | None = None
+    last_state: ContainerState | None = None
+    user: ContainerUser | None = None
+    """The identity the container actually runs with (Kubernetes 1.31+, when the runtime reports it)."""
 
     @property
     def digest(self) -> str | None:
@@ -473,8 +501,9 @@ class Pod(K8s, kw_only=True):
 
     @property
     def workload(self) -> ObjectRef:
-        """The top of the owner chain, or the pod itself when it stands alone."""
-        if self.owner_chain:
+        """The top of the owner chain, or the pod itself when it stands alone
+        (a static pod, owned by its Node, is its own workload)."""
+        if self.owner_chain and self.owner_chain[-1].kind != "Node":
             return self.owner_chain[-1]
         return ObjectRef(kind="Pod", name=self.metadata.name, namespace=self.metadata.namespace)
 
@@ -545,8 +574,16 @@ class WorkloadSpec(K8s, kw_only=True):
     job_template: JobTemplateSpec | None = None
 
 
+class WorkloadCondition(K8s, kw_only=True):
+    type: str
+    status: str
+    reason: str | None = None
+
+
 class WorkloadStatus(K8s, kw_only=True):
     replicas: int | None = None
+    unavailable_replicas: int | None = None
+    conditions: tuple[WorkloadCondition, ...] = ()
     ready_replicas: int | None = None
     updated_replicas: int | None = None
     available_replicas: int | None = None
@@ -658,6 +695,8 @@ class ServiceAccount(K8s, kw_only=True):
     metadata: ObjectMeta
     automount_service_account_token: bool | None = None
     image_pull_secrets: tuple[LocalObjectReference, ...] = ()
+    secrets: tuple[LocalObjectReference, ...] = ()
+    """Legacy long-lived token Secrets, by name (the Secrets themselves are never read)."""
 
 
 class PolicyRule(K8s, kw_only=True):
@@ -751,9 +790,20 @@ class NetworkPolicy(K8s, kw_only=True):
         return ("Ingress", "Egress") if self.spec.egress else ("Ingress",)
 
 
+class RuntimeClassScheduling(K8s, kw_only=True):
+    node_selector: dict[str, str] = {}
+    tolerations: tuple[Toleration, ...] = ()
+
+
+class RuntimeClassOverhead(K8s, kw_only=True):
+    pod_fixed: dict[str, str] = {}
+
+
 class RuntimeClass(K8s, kw_only=True):
     metadata: ObjectMeta
     handler: str = ""
+    scheduling: RuntimeClassScheduling | None = None
+    overhead: RuntimeClassOverhead | None = None
 
 
 class PodDisruptionBudgetSpec(K8s, kw_only=True):
@@ -793,9 +843,23 @@ class ServiceSpec(K8s, kw_only=True):
     external_traffic_policy: str | None = None
 
 
+class LoadBalancerIngress(K8s, kw_only=True):
+    ip: str | None = None
+    hostname: str | None = None
+
+
+class LoadBalancerStatus(K8s, kw_only=True):
+    ingress: tuple[LoadBalancerIngress, ...] = ()
+
+
+class ServiceStatus(K8s, kw_only=True):
+    load_balancer: LoadBalancerStatus = LoadBalancerStatus()
+
+
 class Service(K8s, kw_only=True):
     metadata: ObjectMeta
     spec: ServiceSpec = ServiceSpec()
+    status: ServiceStatus = ServiceStatus()
 
 
 # --- the inventory --------------------------------------------------------

@@ -408,7 +408,8 @@ def _with_owner_chains(pods: list[Pod], workloads: list[Workload]) -> list[Pod]:
         chain: list[ObjectRef] = []
         namespace = pod.metadata.namespace
         while ref is not None and len(chain) < 8:
-            chain.append(ObjectRef(kind=ref.kind, name=ref.name, namespace=namespace))
+            # Nodes own static (mirror) pods and are cluster-scoped
+            chain.append(ObjectRef(kind=ref.kind, name=ref.name, namespace=None if ref.kind == "Node" else namespace))
             ref = owner_of.get((ref.kind, namespace, ref.name))
         out.append(msgspec.structs.replace(pod, owner_chain=tuple(chain)))
     return out

@@ -927,7 +927,8 @@ class _ClusterBuilder:
         else:
             image_name = f"{repository}:{tag}"
             image_id = f"{repository}@sha256:{digest}"
-        status: Obj = {"name": container["name"], "state": state, "lastState": {}}
+        status: Obj = {"name": container["name"], "state": {kind: dict(detail) for kind, detail in state.items()},
+                       "lastState": {}}
         if restarts:
             status["lastState"] = {"terminated": {
                 "exitCode": 137, "reason": "OOMKilled",
@@ -1188,7 +1189,7 @@ class _ClusterBuilder:
             pod["spec"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                 "nodeSelectorTerms": [{"matchFields": [
                     {"key": "metadata.name", "operator": "In", "values": [node.name]}]}]}}}
-            pod["spec"]["tolerations"].extend(_DAEMON_TOLERATIONS)
+            pod["spec"]["tolerations"].extend(dict(toleration) for toleration in _DAEMON_TOLERATIONS)
             pods.append(pod)
         return daemon, pods
 
@@ -1383,12 +1384,12 @@ class _ClusterBuilder:
                         labels=labels, annotations=annotations)
         if aggregate:
             role["aggregationRule"] = {"clusterRoleSelectors": [{"matchLabels": dict(s)} for s in aggregate]}
-        role["rules"] = [dict(rule) for rule in rules]
+        role["rules"] = [{key: list(value) for key, value in rule.items()} for rule in rules]
         return role
 
     def role(self, namespace: str, name: str, rules: Sequence[Obj]) -> Obj:
         role = self.new("rbac.authorization.k8s.io/v1", "Role", name, namespace, created=self.days_ago(30, 500))
-        role["rules"] = [dict(rule) for rule in rules]
+        role["rules"] = [{key: list(value) for key, value in rule.items()} for rule in rules]
         return role
 
     def cluster_role_binding(self, name: str, role: str, subjects: Sequence[Obj], *, builtin: bool = False) -> Obj:
@@ -1519,8 +1520,8 @@ class _ClusterBuilder:
         self.csi_node()
         self.coredns()
         self.metrics_server()
-        self.secret("kube-system", "bootstrap-token-abcdef", {
-            "token-id": "abcdef", "token-secret": "fakefakefakefake", "usage-bootstrap-authentication": "true"},
+        self.secret("kube-system", "bootstrap-token-fake00", {
+            "token-id": "fake00", "token-secret": "fakefakefakefake", "usage-bootstrap-authentication": "true"},
             kind="bootstrap.kubernetes.io/token")
 
     def static_pods(self, node: _Node) -> None:
@@ -1969,7 +1970,7 @@ class _ClusterBuilder:
 
     def grafana(self, namespace: str) -> None:
         self.service_account(namespace, "grafana", automount=False)
-        self.secret(namespace, "grafana-admin", {"admin-user": "admin", "admin-password": "not-a-real-password"})
+        self.secret(namespace, "grafana-admin", {"admin-user": "admin", "admin-password": "fake-admin-password"})
         labels = {"app.kubernetes.io/name": "grafana"}
         container = _container(
             "grafana", "docker.io/grafana/grafana:11.2.2", ports=[_port("http", 3000)],
@@ -2098,7 +2099,7 @@ class _ClusterBuilder:
         container = _container(
             "cache-warmer", "docker.io/library/docker:24.0.7-cli",
             command=["sh", "-c", "while true; do docker pull -q $(cat /config/images); sleep 3600; done"],
-            resources=_resources("50m", "64Mi"),
+            resources=_resources("50m", "64Mi"), pull_policy="Never",
             mounts=[_mount("docker-sock", "/var/run/docker.sock"), _mount("config", "/config", read_only=True)],
             security={"runAsUser": 0},
         )
@@ -2658,9 +2659,10 @@ def _selector_labels(template: Obj) -> dict[str, str]:
 
 
 def _with_labels(template: Obj, labels: dict[str, str]) -> Obj:
-    """A copy of a pod template with more labels (the template itself is shared, so not mutated)."""
-    metadata = {**template["metadata"], "labels": {**template["metadata"]["labels"], **labels}}
-    return {"metadata": metadata, "spec": template["spec"]}
+    """A deep copy of a pod template with more labels, so no two objects share a dict."""
+    copy = msgspec.json.decode(msgspec.json.encode(template))
+    copy["metadata"]["labels"].update(labels)
+    return copy
 
 
 def _rolling_update(max_unavailable: int | str, max_surge: int | str) -> Obj:

@@ -67,6 +67,7 @@ async def test_owner_chains_reach_the_top_workload(serve, demo_objects) -> None:
     inv = (await collector_for(kubeconfig).collect()).inventory
     by_uid = {o["metadata"]["uid"]: o for o in demo_objects if "uid" in o["metadata"]}
     kinds_at_top = collections.Counter(p.workload.kind for p in inv.pods)
+    static_pods = 0
     assert kinds_at_top["Deployment"] > 0 and kinds_at_top["DaemonSet"] > 0
     for pod in inv.pods:
         source = next(o for o in demo_objects if o["kind"] == "Pod" and o["metadata"]["name"] == pod.name
@@ -78,11 +79,16 @@ async def test_owner_chains_reach_the_top_workload(serve, demo_objects) -> None:
             continue
         assert pod.owner_chain[0].kind == refs[0]["kind"]
         assert pod.owner_chain[0].name == refs[0]["name"]
+        if refs[0]["kind"] == "Node":  # a static pod is its own workload
+            assert pod.owner_chain[0].namespace is None
+            assert pod.workload.kind == "Pod"
+            static_pods += 1
         if refs[0]["kind"] == "ReplicaSet":
             assert [r.kind for r in pod.owner_chain] == ["ReplicaSet", "Deployment"]
         if refs[0]["kind"] == "Job" and pod.owner_chain[-1].kind == "CronJob":
             assert len(pod.owner_chain) == 2
     assert by_uid  # the generator hands out uids the chain could use
+    assert static_pods > 0
 
 
 async def test_paginates_across_pages(serve, demo_objects) -> None:
@@ -261,3 +267,33 @@ async def test_slow_server_at_preflight(serve) -> None:
     double.inject(Fault(path_contains="/version", kind="slow", delay=3.0, times=None))
     with pytest.raises(KubeConnectionError, match=r"did not answer within 0.5s"):
         await collector_for(kubeconfig, timeout=0.5).collect()
+
+
+async def test_collected_inventory_survives_the_snapshot_round_trip(serve, demo_objects) -> None:
+    from audit.report import Report, ReportMeta, dumps, loads
+
+    _, kubeconfig = serve(demo_objects, tls=True)
+    inventory = (await collector_for(kubeconfig).collect()).inventory
+    report = Report(meta=ReportMeta(tool_version="test"), inventory=inventory)
+    again = loads(dumps(report))
+    assert again == report
+    assert again.inventory.pods_by_workload.keys() == inventory.pods_by_workload.keys()
+
+
+async def test_last_applied_annotation_and_literal_env_values_are_not_kept(serve, demo_objects) -> None:
+    from audit.report import Report, ReportMeta, dumps
+
+    literal_values = {
+        env["value"]
+        for o in demo_objects if o["kind"] in ("Pod", "Deployment")
+        for c in (o["spec"].get("containers") or o["spec"].get("template", {}).get("spec", {}).get("containers", []))
+        for env in c.get("env", []) if "fake" in env.get("value", "")
+    }
+    assert literal_values
+    assert any("kubectl.kubernetes.io/last-applied-configuration" in o["metadata"].get("annotations", {})
+               for o in demo_objects)
+    _, kubeconfig = serve(demo_objects)
+    inventory = (await collector_for(kubeconfig).collect()).inventory
+    text = dumps(Report(meta=ReportMeta(tool_version="test"), inventory=inventory)).decode()
+    assert "last-applied-configuration" not in text
+    assert not [v for v in literal_values if v in text]
