@@ -13,6 +13,7 @@ lines and arguments, either of which may carry credentials.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from functools import cached_property
 from typing import Literal
@@ -933,23 +934,26 @@ class Inventory(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, d
         return {n.metadata.name: n for n in self.nodes}
 
     def counts(self) -> dict[str, int]:
-        """How many objects of each kind, for summaries and progress."""
-        out = {
+        """How many objects of each kind, keyed by kubectl's resource names."""
+        by_kind = Counter(
+            obj.kind for group in (self.workloads, self.roles, self.role_bindings) for obj in group
+        )
+        return {
             "namespaces": len(self.namespaces),
             "nodes": len(self.nodes),
             "pods": len(self.pods),
             "containers": sum(len(p.spec.containers) for p in self.pods),
+            **{_PLURALS[kind]: by_kind[kind] for kind in _PLURALS},
+            "serviceaccounts": len(self.service_accounts),
+            "services": len(self.services),
+            "networkpolicies": len(self.network_policies),
+            "runtimeclasses": len(self.runtime_classes),
+            "poddisruptionbudgets": len(self.pod_disruption_budgets),
         }
-        for workload in self.workloads:
-            key = workload.kind
-            out[key] = out.get(key, 0) + 1
-        out.update(
-            service_accounts=len(self.service_accounts),
-            roles=len(self.roles),
-            role_bindings=len(self.role_bindings),
-            network_policies=len(self.network_policies),
-            runtime_classes=len(self.runtime_classes),
-            pod_disruption_budgets=len(self.pod_disruption_budgets),
-            services=len(self.services),
-        )
-        return out
+
+
+_PLURALS = {
+    "Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets",
+    "ReplicaSet": "replicasets", "Job": "jobs", "CronJob": "cronjobs", "Role": "roles",
+    "ClusterRole": "clusterroles", "RoleBinding": "rolebindings", "ClusterRoleBinding": "clusterrolebindings",
+}

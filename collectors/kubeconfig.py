@@ -10,6 +10,7 @@ certificates, exec and auth-provider plugins) is the official client's.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +18,12 @@ import urllib3
 import yaml
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.config.config_exception import ConfigException
-from kubernetes.config.incluster_config import (
-    SERVICE_HOST_ENV_NAME,
-    SERVICE_TOKEN_FILENAME,
-    load_incluster_config,
-)
+from kubernetes.config.incluster_config import SERVICE_HOST_ENV_NAME, InClusterConfigLoader
 from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+
+
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+"""Where a pod finds its service-account token, CA and namespace."""
 
 
 class KubeConfigError(Exception):
@@ -40,7 +41,7 @@ class KubeTarget:
     """The context's default namespace (`default` when it names none)."""
 
 
-def kubeconfig_paths(explicit: str | None = None, environ: dict[str, str] | None = None) -> list[Path]:
+def kubeconfig_paths(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> list[Path]:
     """The kubeconfig files kubectl would read, in precedence order (existing ones only
     for KUBECONFIG, which kubectl also tolerates missing entries in)."""
     env = os.environ if environ is None else environ
@@ -58,7 +59,7 @@ def load_kube_target(
     context: str | None = None,
     *,
     concurrency: int = 8,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> KubeTarget:
     """Build an ApiClient for the chosen context, or raise KubeConfigError."""
     env = os.environ if environ is None else environ
@@ -67,8 +68,8 @@ def load_kube_target(
     paths = kubeconfig_paths(kubeconfig, env)
     configuration = Configuration()
     if not paths:
-        if env.get(SERVICE_HOST_ENV_NAME) and Path(SERVICE_TOKEN_FILENAME).is_file():
-            return _in_cluster(configuration, concurrency)
+        if env.get(SERVICE_HOST_ENV_NAME) and (SERVICE_ACCOUNT_DIR / "token").is_file():
+            return _in_cluster(configuration, concurrency, env)
         raise KubeConfigError(
             "no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config"
         )
@@ -109,12 +110,16 @@ def load_kube_target(
     )
 
 
-def _in_cluster(configuration: Configuration, concurrency: int) -> KubeTarget:
+def _in_cluster(configuration: Configuration, concurrency: int, env: Mapping[str, str]) -> KubeTarget:
     try:
-        load_incluster_config(client_configuration=configuration)
+        InClusterConfigLoader(
+            token_filename=str(SERVICE_ACCOUNT_DIR / "token"),
+            cert_filename=str(SERVICE_ACCOUNT_DIR / "ca.crt"),
+            environ=env,
+        ).load_and_set(configuration)
     except ConfigException as exc:
         raise KubeConfigError(f"in-cluster configuration: {_one_line(exc)}") from None
-    namespace_file = Path(SERVICE_TOKEN_FILENAME).with_name("namespace")
+    namespace_file = SERVICE_ACCOUNT_DIR / "namespace"
     namespace = namespace_file.read_text().strip() if namespace_file.is_file() else "default"
     _tune(configuration, concurrency)
     return KubeTarget(

@@ -297,3 +297,42 @@ async def test_last_applied_annotation_and_literal_env_values_are_not_kept(serve
     text = dumps(Report(meta=ReportMeta(tool_version="test"), inventory=inventory)).decode()
     assert "last-applied-configuration" not in text
     assert not [v for v in literal_values if v in text]
+
+
+async def test_exec_credential_plugin(serve, demo_objects) -> None:
+    """Auth plugins are the official client's: an exec plugin's token reaches the server."""
+    import yaml
+
+    double, kubeconfig = serve(demo_objects[:50], tls=True, users={"plugin-issued-token": "ops"}, user="ops")
+    config = yaml.safe_load(kubeconfig.read_text())
+    credential = ('{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",'
+                  ' "status": {"token": "plugin-issued-token"}}')
+    config["users"][0]["user"] = {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": "/bin/sh",
+        "args": ["-c", f"echo '{credential}'"], "interactiveMode": "Never",
+    }}
+    kubeconfig.write_text(yaml.safe_dump(config))
+    result = await collector_for(kubeconfig).collect()
+    assert result.gaps == ()
+    assert {r.user for r in double.requests} == {"ops"}
+
+
+async def test_in_cluster_service_account(serve, demo_objects, tmp_path, monkeypatch) -> None:
+    import collectors.kubeconfig as kubeconfig_module
+
+    sa = "system:serviceaccount:kubeward:auditor"
+    double, _ = serve(demo_objects, tls=True, users={"sa-token": sa}, user=sa)
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text("sa-token")
+    (account / "ca.crt").write_bytes(double.ca_pem)
+    (account / "namespace").write_text("kubeward")
+    monkeypatch.setattr(kubeconfig_module, "SERVICE_ACCOUNT_DIR", account)
+    env = {"HOME": str(tmp_path), "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+           "KUBERNETES_SERVICE_PORT": str(double.port)}
+    target = load_kube_target(environ=env)
+    assert (target.context, target.namespace, target.server) == ("in-cluster", "kubeward", double.url)
+    collector = KubeCollector(target.api_client, context=target.context, server=target.server, retry=FAST_RETRY)
+    result = await collector.collect()
+    assert result.gaps == ()
+    assert {r.user for r in double.requests} == {sa}
