@@ -158,7 +158,8 @@ class KubeCollector:
         version = await self._preflight()
         lists = await asyncio.gather(*(self._collect_resource(r) for r in self.resources))
         by_resource = dict(zip(self.resources, lists, strict=True))
-        inventory = self._assemble(by_resource, version)
+        inventory = _assemble(by_resource, ClusterInfo(
+            context=self.context, server=self.server, version=version, namespaces_scope=tuple(self.namespaces)))
         self.on_progress(
             Progress(source="kube", task="cluster", count=len(inventory.pods), done=True,
                      message=f"read in {time.monotonic() - started:.1f}s")
@@ -343,32 +344,45 @@ class KubeCollector:
         self._gap(verb=verb, resource=what, namespace=namespace, reason=reason, message=message,
                   status=exc.status)
 
-    # --- assembly ---------------------------------------------------------
 
-    def _assemble(self, lists: dict[Resource, list[Any]], version: ServerVersion) -> Inventory:
-        def kinded(resource: Resource) -> list[Any]:
-            return [_tidy(obj, resource.kind if resource in _KIND_FILLED else None) for obj in lists[resource]]
 
-        workloads = [w for r in R.WORKLOADS if r in lists for w in kinded(r)]
-        pods = _with_owner_chains([_tidy(p, None) for p in lists.get(R.PODS, [])], workloads)
-        get = lists.get
-        return Inventory(
-            cluster=ClusterInfo(context=self.context, server=self.server, version=version,
-                                namespaces_scope=tuple(self.namespaces)),
-            namespaces=tuple(_tidy(o, None) for o in get(R.NAMESPACES, [])),
-            nodes=tuple(_tidy(o, None) for o in get(R.NODES, [])),
-            pods=tuple(pods),
-            workloads=tuple(workloads),
-            service_accounts=tuple(get(R.SERVICE_ACCOUNTS, [])),
-            roles=tuple(kinded(R.ROLES) if R.ROLES in lists else ())
-            + tuple(kinded(R.CLUSTER_ROLES) if R.CLUSTER_ROLES in lists else ()),
-            role_bindings=tuple(kinded(R.ROLE_BINDINGS) if R.ROLE_BINDINGS in lists else ())
-            + tuple(kinded(R.CLUSTER_ROLE_BINDINGS) if R.CLUSTER_ROLE_BINDINGS in lists else ()),
-            network_policies=tuple(get(R.NETWORK_POLICIES, [])),
-            runtime_classes=tuple(get(R.RUNTIME_CLASSES, [])),
-            pod_disruption_budgets=tuple(get(R.POD_DISRUPTION_BUDGETS, [])),
-            services=tuple(_tidy(o, None) for o in get(R.SERVICES, [])),
+def inventory_from_objects(objects: Iterable[dict[str, Any]], *, cluster: ClusterInfo | None = None) -> Inventory:
+    """Build an Inventory from Kubernetes objects as JSON-shaped dicts (fixtures, manifests),
+    decoded and tidied exactly as the collector does with what the API server sends."""
+    lists: dict[Resource, list[Any]] = {}
+    for obj in objects:
+        resource = R.BY_KIND.get(obj.get("kind", ""))
+        if resource is None:
+            continue
+        item = msgspec.json.decode(msgspec.json.encode(obj), type=_ITEM_TYPES[resource])
+        lists.setdefault(resource, []).append(item)
+    return _assemble(lists, cluster or ClusterInfo())
+
+
+def _assemble(lists: dict[Resource, list[Any]], cluster: ClusterInfo) -> Inventory:
+    """Lists of decoded objects → the Inventory: kinds filled in, owner chains resolved."""
+
+    def tidied(*resources: Resource) -> tuple[Any, ...]:
+        return tuple(
+            _tidy(obj, resource.kind if resource in _KIND_FILLED else None)
+            for resource in resources for obj in lists.get(resource, ())
         )
+
+    workloads = tidied(*R.WORKLOADS)
+    return Inventory(
+        cluster=cluster,
+        namespaces=tidied(R.NAMESPACES),
+        nodes=tidied(R.NODES),
+        pods=tuple(_with_owner_chains(list(tidied(R.PODS)), workloads)),
+        workloads=workloads,
+        service_accounts=tidied(R.SERVICE_ACCOUNTS),
+        roles=tidied(R.ROLES, R.CLUSTER_ROLES),
+        role_bindings=tidied(R.ROLE_BINDINGS, R.CLUSTER_ROLE_BINDINGS),
+        network_policies=tidied(R.NETWORK_POLICIES),
+        runtime_classes=tidied(R.RUNTIME_CLASSES),
+        pod_disruption_budgets=tidied(R.POD_DISRUPTION_BUDGETS),
+        services=tidied(R.SERVICES),
+    )
 
 
 def _tidy(obj: Any, kind: str | None) -> Any:
@@ -392,7 +406,7 @@ def _controller(refs: Iterable[OwnerReference]) -> OwnerReference | None:
     return first
 
 
-def _with_owner_chains(pods: list[Pod], workloads: list[Workload]) -> list[Pod]:
+def _with_owner_chains(pods: list[Pod], workloads: Iterable[Workload]) -> list[Pod]:
     """Each pod's controllers up to the top workload (Pod → ReplicaSet → Deployment,
     Pod → Job → CronJob). An owner kubeward could not read ends the chain."""
     owner_of: dict[tuple[str, str | None, str], OwnerReference | None] = {

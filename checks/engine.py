@@ -1,0 +1,358 @@
+"""The check engine: declaration, registry and runner.
+
+A check is a pure function of one target (a pod, a top-level workload, a node,
+a namespace, or the whole cluster) and the CheckContext. It yields a `Hit` for
+each problem it sees, with the evidence. The runner turns hits into Findings:
+pod hits are merged per workload (one finding for a Deployment of 50 pods,
+listing the pods), field paths are rewritten to point into the workload's pod
+template, severities follow the configuration, and escape-class findings on
+pods in a sandboxed runtime are lowered one step with the reason given.
+
+The runner also counts, per check and namespace, how many targets it evaluated
+and how many failed, so the UI can show passes and scoring can weigh them.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from audit.findings import Category, Finding, Severity
+from audit.model import Inventory, Namespace, Node, ObjectRef, Pod, Workload
+from checks.config import Config
+
+_ID = re.compile(r"^KW-[A-Z]+-\d{3}$")
+_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+SANDBOX_HANDLERS = ("runsc", "gvisor", "kata")
+"""RuntimeClass handlers (prefixes) that put a VM-grade boundary around the pod."""
+
+
+class Target(enum.StrEnum):
+    POD = "pod"
+    """Every pod; findings are merged per workload."""
+    WORKLOAD = "workload"
+    """Every top-level workload (a Deployment, not its ReplicaSets; a CronJob, not its Jobs)."""
+    NODE = "node"
+    NAMESPACE = "namespace"
+    CLUSTER = "cluster"
+    """Called once; every hit names its own resource."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One problem a check saw, with its evidence."""
+
+    message: str
+    field_path: str | None = None
+    """Relative to the target object, e.g. `spec.containers[0].securityContext.privileged`."""
+    observed: object = None
+    container: str | None = None
+    detail: str | None = None
+    """Tells two hits on one object apart for the fingerprint (default: the field path)."""
+    severity: Severity | None = None
+    """Overrides the check's severity for this hit (e.g. a writable mount is worse)."""
+    resource: ObjectRef | None = None
+    """The object at fault, when it is not the target (CLUSTER and NODE checks)."""
+    pods: tuple[str, ...] = ()
+
+
+CheckFunc = Callable[[Any, "CheckContext"], Iterable[Hit]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check's declaration: its metadata beside its logic."""
+
+    id: str
+    name: str
+    title: str
+    category: Category
+    severity: Severity
+    target: Target
+    rationale: str
+    remediation: str
+    references: tuple[Reference, ...]
+    func: CheckFunc = field(repr=False, compare=False)
+    escape: bool = False
+    """An escape-class problem: a sandboxed runtime (gVisor, Kata) contains it, so lower it."""
+
+
+class CheckDeclarationError(Exception):
+    """A check declared twice or with malformed metadata (raised at import)."""
+
+
+REGISTRY: dict[str, Check] = {}
+_NAMES: dict[str, str] = {}
+
+
+def check(
+    *,
+    id: str,
+    name: str,
+    title: str,
+    category: Category,
+    severity: Severity,
+    target: Target,
+    rationale: str,
+    remediation: str,
+    references: Iterable[Reference] = (),
+    escape: bool = False,
+) -> Callable[[CheckFunc], CheckFunc]:
+    """Declare and register a check. Ids and names are unique and never reused."""
+
+    def register(func: CheckFunc) -> CheckFunc:
+        if not _ID.match(id):
+            raise CheckDeclarationError(f"check id {id!r} is not of the form KW-CAT-123")
+        if not _NAME.match(name):
+            raise CheckDeclarationError(f"check name {name!r} is not kebab-case")
+        if id in REGISTRY:
+            raise CheckDeclarationError(f"check id {id} is declared twice")
+        if name in _NAMES:
+            raise CheckDeclarationError(f"check name {name} is declared twice ({_NAMES[name]} and {id})")
+        if not (title and rationale and remediation):
+            raise CheckDeclarationError(f"check {id} needs a title, a rationale and a remediation")
+        REGISTRY[id] = Check(
+            id=id, name=name, title=title, category=category, severity=severity, target=target,
+            rationale=" ".join(rationale.split()), remediation=" ".join(remediation.split()),
+            references=tuple(references), func=func, escape=escape,
+        )
+        _NAMES[name] = id
+        return func
+
+    return register
+
+
+def all_checks() -> list[Check]:
+    """Every registered check, in id order (importing the check modules first)."""
+    import checks.catalogue  # noqa: F401  (registers the check modules)
+
+    return sorted(REGISTRY.values(), key=lambda c: c.id)
+
+
+# --- context ----------------------------------------------------------------
+
+
+class CheckContext:
+    """What every check sees: the Inventory, the configuration, and shared indexes.
+
+    `memo(key, build)` lets a check module compute an index once per run
+    (network-policy selection, RBAC expansion …) without the engine knowing it.
+    """
+
+    def __init__(self, inventory: Inventory, config: Config) -> None:
+        self.inventory = inventory
+        self.config = config
+        self._memo: dict[str, Any] = {}
+
+    def memo(self, key: str, build: Callable[[CheckContext], Any]) -> Any:
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = build(self)
+            return value
+
+    def runtime_handler(self, pod: Pod) -> str | None:
+        """The RuntimeClass handler that runs this pod, when it names one."""
+        if not pod.spec.runtime_class_name:
+            return None
+        handlers = self.memo(
+            "engine.runtime-handlers",
+            lambda ctx: {rc.metadata.name: rc.handler for rc in ctx.inventory.runtime_classes},
+        )
+        return handlers.get(pod.spec.runtime_class_name)
+
+    def sandbox(self, pod: Pod) -> str | None:
+        """The sandboxing handler (gVisor, Kata) a pod runs in, or None."""
+        handler = self.runtime_handler(pod)
+        if handler and handler.startswith(SANDBOX_HANDLERS):
+            return handler
+        return None
+
+    def is_sensitive(self, labels: dict[str, str]) -> bool:
+        return self.config.sensitive.matches(labels)
+
+    def is_untrusted_namespace(self, namespace: str) -> bool:
+        ns = self.inventory.namespaces_by_name.get(namespace)
+        labels = ns.metadata.labels if ns is not None else {}
+        return namespace in self.config.untrusted.namespaces or self.config.untrusted.matches(labels)
+
+
+# --- results -----------------------------------------------------------------
+
+
+class CheckStat(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """How many targets one check evaluated and how many failed, overall and per namespace."""
+
+    check_id: str
+    evaluated: int = 0
+    failed: int = 0
+    by_namespace: dict[str, tuple[int, int]] = {}
+    """namespace → (evaluated, failed), for namespaced targets."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    findings: tuple[Finding, ...]
+    stats: tuple[CheckStat, ...]
+    seconds: float
+
+
+# --- runner --------------------------------------------------------------------
+
+
+def evaluate(inventory: Inventory, config: Config | None = None, checks: Iterable[Check] | None = None) -> Evaluation:
+    """Run every enabled check over the Inventory."""
+    started = time.perf_counter()
+    config = config or Config()
+    ctx = CheckContext(inventory, config)
+    findings: list[Finding] = []
+    stats: list[CheckStat] = []
+    selected = [c for c in (all_checks() if checks is None else checks) if config.enabled(c)]
+    for declared in selected:
+        run = _RUNNERS[declared.target]
+        check_findings, stat = run(declared, ctx)
+        findings.extend(check_findings)
+        stats.append(stat)
+    return Evaluation(findings=tuple(findings), stats=tuple(stats), seconds=time.perf_counter() - started)
+
+
+class _Counter:
+    def __init__(self, check_id: str) -> None:
+        self.check_id = check_id
+        self.evaluated = 0
+        self.failed = 0
+        self.by_namespace: dict[str, list[int]] = {}
+
+    def count(self, namespace: str | None, failed: bool) -> None:
+        self.evaluated += 1
+        self.failed += failed
+        if namespace:
+            entry = self.by_namespace.setdefault(namespace, [0, 0])
+            entry[0] += 1
+            entry[1] += failed
+
+    def stat(self) -> CheckStat:
+        return CheckStat(
+            check_id=self.check_id, evaluated=self.evaluated, failed=self.failed,
+            by_namespace={ns: (e, f) for ns, (e, f) in sorted(self.by_namespace.items())},
+        )
+
+
+def _finding(declared: Check, ctx: CheckContext, resource: ObjectRef, hit: Hit, *,
+             severity: Severity | None = None, field_path: str | None = None,
+             message: str | None = None, pods: tuple[str, ...] = ()) -> Finding:
+    return Finding.create(
+        check_id=declared.id,
+        category=declared.category,
+        severity=severity or ctx.config.severity(declared, hit.severity),
+        resource=resource,
+        message=message or hit.message,
+        container=hit.container,
+        field_path=field_path if field_path is not None else hit.field_path,
+        observed=hit.observed,
+        detail=hit.detail,
+        pods=pods or hit.pods,
+    )
+
+
+def _run_pods(declared: Check, ctx: CheckContext) -> tuple[list[Finding], CheckStat]:
+    counter = _Counter(declared.id)
+    findings: list[Finding] = []
+    workloads = ctx.inventory.workloads_by_ref
+    for ref, pods in ctx.inventory.pods_by_workload.items():
+        merged: dict[tuple[Any, ...], tuple[Hit, Severity, str, list[str]]] = {}
+        for pod in pods:
+            for hit in declared.func(pod, ctx):
+                severity = ctx.config.severity(declared, hit.severity)
+                message = hit.message
+                if declared.escape:
+                    handler = ctx.sandbox(pod)
+                    if handler is not None:
+                        severity = _lower(severity)
+                        message = f"{message} (severity lowered: the pod runs in the {handler} sandbox)"
+                key = (hit.container, hit.detail, hit.field_path, severity, message)
+                if key in merged:
+                    merged[key][3].append(pod.name)
+                else:
+                    merged[key] = (hit, severity, message, [pod.name])
+        counter.count(ref.namespace, bool(merged))
+        prefix = _template_prefix(ref.kind if ref in workloads else "Pod")
+        for hit, severity, message, names in merged.values():
+            path = hit.field_path
+            if path is not None and prefix:
+                path = prefix + path
+            findings.append(_finding(declared, ctx, ref, hit, severity=severity, field_path=path,
+                                     message=message, pods=tuple(names)))
+    return findings, counter.stat()
+
+
+def _top_workloads(inventory: Inventory) -> Iterator[Workload]:
+    """Workloads nobody else controls: a Deployment's ReplicaSets and a CronJob's Jobs are left out."""
+    for workload in inventory.workloads:
+        if any(ref.controller for ref in workload.metadata.owner_references):
+            continue
+        yield workload
+
+
+def _run_objects(
+    declared: Check, ctx: CheckContext, objects: Iterable[Workload | Node | Namespace], *, namespaced: bool
+) -> tuple[list[Finding], CheckStat]:
+    counter = _Counter(declared.id)
+    findings: list[Finding] = []
+    for obj in objects:
+        kind = obj.kind if isinstance(obj, Workload) else type(obj).__name__
+        ref = ObjectRef(kind=kind, name=obj.metadata.name, namespace=obj.metadata.namespace)
+        hits = list(declared.func(obj, ctx))
+        namespace = obj.metadata.namespace if namespaced else (
+            obj.metadata.name if isinstance(obj, Namespace) else None)
+        counter.count(namespace, bool(hits))
+        findings.extend(_finding(declared, ctx, hit.resource or ref, hit) for hit in hits)
+    return findings, counter.stat()
+
+
+def _run_cluster(declared: Check, ctx: CheckContext) -> tuple[list[Finding], CheckStat]:
+    counter = _Counter(declared.id)
+    findings = []
+    for hit in declared.func(ctx.inventory, ctx):
+        if hit.resource is None:
+            raise CheckDeclarationError(f"cluster check {declared.id} yielded a hit without a resource")
+        findings.append(_finding(declared, ctx, hit.resource, hit))
+    counter.count(None, bool(findings))
+    return findings, counter.stat()
+
+
+_RUNNERS: dict[Target, Callable[[Check, CheckContext], tuple[list[Finding], CheckStat]]] = {
+    Target.POD: _run_pods,
+    Target.WORKLOAD: lambda c, ctx: _run_objects(c, ctx, _top_workloads(ctx.inventory), namespaced=True),
+    Target.NODE: lambda c, ctx: _run_objects(c, ctx, ctx.inventory.nodes, namespaced=False),
+    Target.NAMESPACE: lambda c, ctx: _run_objects(c, ctx, ctx.inventory.namespaces, namespaced=False),
+    Target.CLUSTER: _run_cluster,
+}
+
+_ORDER = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+
+
+def _lower(severity: Severity) -> Severity:
+    return _ORDER[max(0, _ORDER.index(severity) - 1)]
+
+
+def _template_prefix(kind: str) -> str:
+    """Where a workload keeps its pod spec, so evidence points into the object the finding names."""
+    if kind == "Pod":
+        return ""
+    if kind == "CronJob":
+        return "spec.jobTemplate.spec.template."
+    return "spec.template."

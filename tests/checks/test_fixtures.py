@@ -1,0 +1,87 @@
+"""Every check against its fixtures: `fixtures/<CHECK-ID>/pass/*.yaml` must yield no
+finding of that check, `fixtures/<CHECK-ID>/fail/*.yaml` exactly the findings its
+`ExpectedFindings` document lists.
+
+A fixture file is multi-document YAML: Kubernetes objects as `kubectl get -o yaml`
+shows them (owner references included: a Deployment's pods need its ReplicaSet),
+optionally a `kind: KubewardConfig` document (the check configuration), and in a
+fail fixture one `kind: ExpectedFindings` document:
+
+    kind: ExpectedFindings
+    findings:
+      - resource: Deployment/shop/web          # kind/namespace/name, or kind/name
+        container: web                          # omit when none
+        field_path: spec.template.spec.containers[0].securityContext.privileged
+        severity: critical
+        pods: [web-5d8f7-abcde, web-5d8f7-fghij]   # omit for none
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml
+
+from checks.config import Config
+from checks.engine import REGISTRY, all_checks, evaluate
+from collectors.kube import inventory_from_objects
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load_fixture(path: Path) -> tuple[list[dict[str, Any]], Config, list[dict[str, Any]] | None]:
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    objects = [d for d in docs if d.get("kind") not in ("ExpectedFindings", "KubewardConfig")]
+    configs = [d for d in docs if d.get("kind") == "KubewardConfig"]
+    config = msgspec.convert({k: v for k, v in configs[0].items() if k != "kind"}, type=Config) if configs else Config()
+    expected = next((d.get("findings") or [] for d in docs if d.get("kind") == "ExpectedFindings"), None)
+    return objects, config, expected
+
+
+def summary(resource: str, container: str | None, field_path: str | None, severity: str,
+            pods: list[str] | tuple[str, ...]) -> tuple[Any, ...]:
+    return (resource, container, field_path, severity, tuple(sorted(pods)))
+
+
+def cases() -> list[Any]:
+    out = []
+    for check_dir in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
+        for outcome in ("pass", "fail"):
+            for path in sorted((check_dir / outcome).glob("*.yaml")):
+                out.append(pytest.param(check_dir.name, outcome, path, id=f"{check_dir.name}/{outcome}/{path.stem}"))
+    return out
+
+
+@pytest.mark.parametrize(("check_id", "outcome", "path"), cases())
+def test_fixture(check_id: str, outcome: str, path: Path) -> None:
+    all_checks()
+    assert check_id in REGISTRY, f"fixtures for unknown check {check_id}"
+    objects, config, expected = load_fixture(path)
+    result = evaluate(inventory_from_objects(objects), config, checks=[REGISTRY[check_id]])
+    got = sorted(
+        summary(str(f.resource), f.container, f.field_path, f.severity.value, f.pods) for f in result.findings
+    )
+    if outcome == "pass":
+        assert expected is None, "a pass fixture lists no expected findings"
+        assert got == []
+    else:
+        assert expected is not None, "a fail fixture needs an ExpectedFindings document"
+        want = sorted(
+            summary(e["resource"], e.get("container"), e.get("field_path"), e["severity"], e.get("pods", []))
+            for e in expected
+        )
+        assert got == want
+        assert result.stats[0].failed > 0
+
+
+def test_every_check_has_passing_and_failing_fixtures() -> None:
+    missing = [
+        f"{c.id}/{outcome}"
+        for c in all_checks()
+        for outcome in ("pass", "fail")
+        if not list((FIXTURES / c.id / outcome).glob("*.yaml"))
+    ]
+    assert missing == []
