@@ -4,6 +4,7 @@
     kubeward scan -o report.json                            headless audit, writes the Report
     kubeward open report.json                               the dashboard on a saved snapshot
     kubeward demo [--pods N] [--serve | -o report.json]     the built-in demo cluster
+    kubeward checks [--markdown]                            the check catalogue
 
 Textual is imported only by the commands that open the dashboard, so `scan`
 never loads it. Every expected failure prints one line and exits 2.
@@ -18,16 +19,21 @@ import signal
 import sys
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from audit import __version__
+from audit.findings import Category, Severity
 from audit.pipeline import AuditOptions, run_audit
 from audit.progress import Progress, ProgressCallback, ignore_progress
 from audit.report import Report, ReportError, load_report, save_report
+from audit.styles import GRADE_STYLES, SEVERITY_STYLES
+from checks.config import Config, ConfigError, load_config
 from collectors.kube import KubeConnectionError
 from collectors.kubeconfig import KubeConfigError, KubeTarget, load_kube_target
 
@@ -54,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     open_ = commands.add_parser("open", help="open a saved Report in the dashboard, offline")
     open_.add_argument("report", metavar="REPORT.json")
 
+    checks = commands.add_parser("checks", help="print the check catalogue")
+    checks.add_argument("--markdown", action="store_true", help="as Markdown (docs/checks.md)")
+
     demo = commands.add_parser("demo", help="audit the built-in demo cluster")
+    demo.add_argument("--config", metavar="FILE", help="check configuration (YAML)")
     demo.add_argument("--pods", type=_positive_int, default=400, metavar="N",
                       help="size of the demo cluster in pods (default 400)")
     demo.add_argument("--seed", type=int, default=7, help="the demo cluster is generated from this seed")
@@ -81,6 +91,7 @@ def _add_cluster_options(parser: argparse.ArgumentParser, *, suppress: bool) -> 
                        help="audit every namespace (the default)", **default)
     parser.add_argument("--request-timeout", type=float, metavar="SECONDS",
                         help="seconds to wait for one API response (default 30)", **default)
+    parser.add_argument("--config", metavar="FILE", help="check configuration (YAML)", **default)
 
 
 def _positive_int(text: str) -> int:
@@ -94,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (CliError, KubeConfigError, KubeConnectionError, ReportError) as exc:
+    except (CliError, KubeConfigError, KubeConnectionError, ReportError, ConfigError) as exc:
         print(f"kubeward: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -108,6 +119,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run_tui(report=report, title=args.report)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "checks":
+        return _checks(markdown=args.markdown)
     target = load_kube_target(getattr(args, "kubeconfig", None), getattr(args, "context", None))
     options = _options(args)
     if args.command == "scan":
@@ -118,7 +131,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _options(args: argparse.Namespace) -> AuditOptions:
     namespaces = getattr(args, "namespaces", None) or ()
     timeout = getattr(args, "request_timeout", None)
-    return AuditOptions(namespaces=tuple(namespaces), timeout=timeout or 30.0)
+    config_path = getattr(args, "config", None)
+    config = load_config(config_path) if config_path else Config()
+    return AuditOptions(namespaces=tuple(namespaces), timeout=timeout or 30.0, config=config)
 
 
 def _scan(target: KubeTarget, options: AuditOptions, output: str | None) -> int:
@@ -131,6 +146,23 @@ def _scan(target: KubeTarget, options: AuditOptions, output: str | None) -> int:
         except OSError as exc:
             raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
     print_summary(report, Console(), output=output)
+    return 0
+
+
+def _checks(*, markdown: bool) -> int:
+    from checks.catalogue import ordered, render_markdown
+
+    if markdown:
+        sys.stdout.write(render_markdown())
+        return 0
+    from rich.table import Table
+
+    table = Table(title="kubeward checks", show_edge=False, expand=False)
+    for column in ("id", "name", "category", "severity", "title"):
+        table.add_column(column, no_wrap=column != "title")
+    for c in ordered():
+        table.add_row(c.id, c.name, c.category, Text(c.severity, style=SEVERITY_STYLES[c.severity]), c.title)
+    Console().print(table)
     return 0
 
 
@@ -210,20 +242,42 @@ def _progress_display(console: Console) -> Iterator[ProgressCallback]:
 
 
 def print_summary(report: Report, console: Console, *, output: str | None = None) -> None:
-    """What was read, what could not be, and where the Report went."""
+    """What was read, what was found, what could not be read, and where the Report went."""
     from rich.table import Table
+
+    from checks.scoring import score
 
     meta = report.meta
     console.print(f"[bold]kubeward[/] audit of context [bold]{_escape(meta.context)}[/] ({_escape(meta.server)})")
     version = report.inventory.cluster.version.git_version
-    if version:
-        console.print(f"Kubernetes {version}")
-    table = Table(title="Collected", show_edge=False)
-    table.add_column("kind")
-    table.add_column("count", justify="right")
-    for kind, count in report.inventory.counts().items():
-        table.add_row(kind, str(count))
+    counts = report.inventory.counts()
+    console.print(
+        f"{'Kubernetes ' + version + ' · ' if version else ''}{counts['pods']} pods, {counts['nodes']} nodes, "
+        f"{counts['namespaces']} namespaces"
+    )
+    cluster, namespaces = score(report.findings, report.check_stats)
+    console.print(Text.assemble("Cluster grade ", (cluster.grade, GRADE_STYLES[cluster.grade]),
+                                f" ({cluster.score}/100, {cluster.failed} of {cluster.evaluated} evaluations failed)"))
+    table = Table(title=f"Findings ({len(report.findings)})", show_edge=False)
+    table.add_column("category")
+    severities = [s for s in Severity]
+    for severity in severities:
+        table.add_column(severity.value, justify="right", style=SEVERITY_STYLES[severity])
+    by_category = Counter((f.category.value, f.severity) for f in report.findings)
+    for category in Category:
+        row = [by_category.get((category.value, s), 0) for s in severities]
+        if any(row):
+            table.add_row(category.value, *(str(n) if n else "·" for n in row))
     console.print(table)
+    worst = sorted(namespaces.values(), key=lambda s: (s.score, s.scope))[:10]
+    if worst:
+        ns_table = Table(title="Namespaces, lowest scores first", show_edge=False)
+        for column in ("namespace", "grade", "score", *[s.value for s in severities]):
+            ns_table.add_column(column, justify="left" if column == "namespace" else "right")
+        for entry in worst:
+            ns_table.add_row(entry.scope, Text(entry.grade, style=GRADE_STYLES[entry.grade]), str(entry.score),
+                             *(str(entry.counts[s.value]) for s in severities))
+        console.print(ns_table)
     if report.gaps:
         gaps = Table(title=f"Coverage gaps ({len(report.gaps)}): not audited", show_edge=False,
                      title_style="bold yellow")
@@ -233,9 +287,10 @@ def print_summary(report: Report, console: Console, *, output: str | None = None
         for gap in report.gaps:
             gaps.add_row(f"{gap.verb} {gap.resource}", gap.namespace or "(all)", f"{gap.reason}: {gap.message}")
         console.print(gaps)
-    console.print(f"{len(report.findings)} findings")
     if output:
         console.print(f"Report written to {_escape(output)}")
+
+
 
 
 def _escape(text: str) -> str:

@@ -120,3 +120,14 @@ class CoverageGap(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     def __str__(self) -> str:
         where = f" in namespace {self.namespace}" if self.namespace else ""
         return f"{self.verb} {self.resource}{where}: {self.message}"
+
+
+class CheckStat(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """How many targets one check evaluated and how many failed, overall and per namespace,
+    so that passes can be shown and scored, not just failures."""
+
+    check_id: str
+    evaluated: int = 0
+    failed: int = 0
+    by_namespace: dict[str, tuple[int, int]] = {}
+    """namespace → (evaluated, failed), for namespaced targets."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from audit import __version__
-from audit.progress import ProgressCallback, ignore_progress
+from audit.progress import Progress, ProgressCallback, ignore_progress
 from audit.report import Report, ReportMeta
+from checks.config import Config
+from checks.engine import evaluate
 from collectors.kube import KubeCollector, RetryPolicy
 from collectors.kubeconfig import KubeTarget
 
@@ -23,6 +26,8 @@ class AuditOptions:
     concurrency: int = 6
     page_size: int = 500
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    config: Config = field(default_factory=Config)
+    """The check configuration (disabled checks, severities, sensitive and untrusted labels)."""
 
 
 async def run_audit(
@@ -46,6 +51,10 @@ async def run_audit(
         on_progress=on_progress,
     )
     result = await collector.collect()
+    # CPU-bound; a thread keeps the TUI's event loop responsive while it runs
+    evaluation = await asyncio.to_thread(evaluate, result.inventory, options.config)
+    on_progress(Progress(source="checks", task="evaluate", count=len(evaluation.findings), done=True,
+                         message=f"{len(evaluation.stats)} checks in {evaluation.seconds:.2f}s"))
     return Report(
         meta=ReportMeta(
             tool_version=__version__,
@@ -55,5 +64,7 @@ async def run_audit(
             finished=datetime.now(UTC),
         ),
         inventory=result.inventory,
+        findings=evaluation.findings,
         gaps=result.gaps,
+        check_stats=evaluation.stats,
     )

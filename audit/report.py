@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 
-from audit.findings import CoverageGap, Finding
+from audit.findings import CheckStat, CoverageGap, Finding
 from audit.model import Inventory
 
 SCHEMA = "kubeward.report"
@@ -45,6 +45,8 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     inventory: Inventory = Inventory()
     findings: tuple[Finding, ...] = ()
     gaps: tuple[CoverageGap, ...] = ()
+    check_stats: tuple[CheckStat, ...] = ()
+    """What each check evaluated, so passes show and scores can be computed."""
 
 
 class _Header(msgspec.Struct):

@@ -21,9 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
-from audit.findings import Category, Finding, Severity
+from audit.findings import Category, CheckStat, Finding, Severity
 from audit.model import Inventory, Namespace, Node, ObjectRef, Pod, Workload
 from checks.config import Config
 
@@ -94,45 +92,76 @@ class CheckDeclarationError(Exception):
     """A check declared twice or with malformed metadata (raised at import)."""
 
 
-REGISTRY: dict[str, Check] = {}
-_NAMES: dict[str, str] = {}
+class Registry:
+    """Checks by id. Refuses a second check with the same id or name, at import."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Check] = {}
+        self._ids_by_name: dict[str, str] = {}
+
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self._by_id
+
+    def __getitem__(self, check_id: str) -> Check:
+        return self._by_id[check_id]
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, check_id: str) -> Check | None:
+        return self._by_id.get(check_id)
+
+    def values(self) -> list[Check]:
+        return list(self._by_id.values())
+
+    def add(self, declared: Check) -> Check:
+        if not _ID.match(declared.id):
+            raise CheckDeclarationError(f"check id {declared.id!r} is not of the form KW-CAT-123")
+        if not _NAME.match(declared.name):
+            raise CheckDeclarationError(f"check name {declared.name!r} is not kebab-case")
+        if declared.id in self._by_id:
+            raise CheckDeclarationError(f"check id {declared.id} is declared twice")
+        if declared.name in self._ids_by_name:
+            raise CheckDeclarationError(
+                f"check name {declared.name} is declared twice ({self._ids_by_name[declared.name]} and {declared.id})"
+            )
+        if not (declared.title and declared.rationale and declared.remediation):
+            raise CheckDeclarationError(f"check {declared.id} needs a title, a rationale and a remediation")
+        self._by_id[declared.id] = declared
+        self._ids_by_name[declared.name] = declared.id
+        return declared
+
+    def declare(
+        self,
+        *,
+        id: str,
+        name: str,
+        title: str,
+        category: Category,
+        severity: Severity,
+        target: Target,
+        rationale: str,
+        remediation: str,
+        references: Iterable[Reference] = (),
+        escape: bool = False,
+    ) -> Callable[[CheckFunc], CheckFunc]:
+        """Declare and register a check (use as a decorator). Ids and names are never reused."""
+
+        def register(func: CheckFunc) -> CheckFunc:
+            self.add(Check(
+                id=id, name=name, title=title, category=category, severity=severity, target=target,
+                rationale=" ".join(rationale.split()), remediation=" ".join(remediation.split()),
+                references=tuple(references), func=func, escape=escape,
+            ))
+            return func
+
+        return register
 
 
-def check(
-    *,
-    id: str,
-    name: str,
-    title: str,
-    category: Category,
-    severity: Severity,
-    target: Target,
-    rationale: str,
-    remediation: str,
-    references: Iterable[Reference] = (),
-    escape: bool = False,
-) -> Callable[[CheckFunc], CheckFunc]:
-    """Declare and register a check. Ids and names are unique and never reused."""
+REGISTRY = Registry()
+"""Every check kubeward ships."""
 
-    def register(func: CheckFunc) -> CheckFunc:
-        if not _ID.match(id):
-            raise CheckDeclarationError(f"check id {id!r} is not of the form KW-CAT-123")
-        if not _NAME.match(name):
-            raise CheckDeclarationError(f"check name {name!r} is not kebab-case")
-        if id in REGISTRY:
-            raise CheckDeclarationError(f"check id {id} is declared twice")
-        if name in _NAMES:
-            raise CheckDeclarationError(f"check name {name} is declared twice ({_NAMES[name]} and {id})")
-        if not (title and rationale and remediation):
-            raise CheckDeclarationError(f"check {id} needs a title, a rationale and a remediation")
-        REGISTRY[id] = Check(
-            id=id, name=name, title=title, category=category, severity=severity, target=target,
-            rationale=" ".join(rationale.split()), remediation=" ".join(remediation.split()),
-            references=tuple(references), func=func, escape=escape,
-        )
-        _NAMES[name] = id
-        return func
-
-    return register
+check = REGISTRY.declare
 
 
 def all_checks() -> list[Check]:
@@ -191,16 +220,6 @@ class CheckContext:
 
 
 # --- results -----------------------------------------------------------------
-
-
-class CheckStat(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """How many targets one check evaluated and how many failed, overall and per namespace."""
-
-    check_id: str
-    evaluated: int = 0
-    failed: int = 0
-    by_namespace: dict[str, tuple[int, int]] = {}
-    """namespace → (evaluated, failed), for namespaced targets."""
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ one privileged pod with the runtime socket is a cluster takeover.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import msgspec
 
-from audit.findings import Finding, Severity
-from checks.engine import REGISTRY, CheckStat
+from audit.findings import CheckStat, Finding, Severity
+from checks.engine import REGISTRY
 
 WEIGHTS = {Severity.CRITICAL: 10, Severity.HIGH: 5, Severity.MEDIUM: 2, Severity.LOW: 1, Severity.INFO: 0}
 GRADES = ((90, "A"), (80, "B"), (70, "C"), (60, "D"))
@@ -55,14 +55,23 @@ def _score(scope: str, weighted_total: float, weighted_failed: float, evaluated:
                  counts={s.value: counts.get(s.value, 0) for s in Severity})
 
 
-def score(findings: Iterable[Finding], stats: Iterable[CheckStat]) -> tuple[Score, dict[str, Score]]:
-    """The cluster's score and each namespace's."""
+def _declared_severity(check_id: str) -> Severity | None:
+    declared = REGISTRY.get(check_id)
+    return declared.severity if declared else None
+
+
+def score(
+    findings: Iterable[Finding],
+    stats: Iterable[CheckStat],
+    severity_of: Callable[[str], Severity | None] = _declared_severity,
+) -> tuple[Score, dict[str, Score]]:
+    """The cluster's score and each namespace's. `severity_of` gives a check's declared severity."""
     findings = list(findings)
     totals = [0.0, 0.0, 0, 0]
     per_ns: dict[str, list[float]] = {}
     for stat in stats:
-        declared = REGISTRY.get(stat.check_id)
-        weight = WEIGHTS[declared.severity] if declared else 1
+        severity = severity_of(stat.check_id)
+        weight = WEIGHTS[severity] if severity else 1
         totals[0] += weight * stat.evaluated
         totals[1] += weight * stat.failed
         totals[2] += stat.evaluated

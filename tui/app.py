@@ -15,8 +15,13 @@ from textual.worker import Worker, WorkerState
 from audit.pipeline import AuditOptions, run_audit
 from audit.progress import Progress
 from audit.report import Report
+from audit.styles import GRADE_STYLES, SEVERITY_STYLES
+from checks.scoring import score
 from collectors.kube import KubeConnectionError
 from collectors.kubeconfig import KubeTarget
+
+FINDINGS_SHOWN = 500
+"""The first dashboard lists the worst findings only; the findings pane (Line API) lists them all."""
 
 
 class KubewardApp(App[None]):
@@ -57,6 +62,7 @@ class KubewardApp(App[None]):
             yield DataTable(id="counts", cursor_type="row", zebra_stripes=True)
             with Vertical(id="side"):
                 yield DataTable(id="namespaces", cursor_type="row", zebra_stripes=True)
+                yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
                 yield DataTable(id="gaps", cursor_type="row")
         yield Footer()
 
@@ -67,6 +73,10 @@ class KubewardApp(App[None]):
     @property
     def namespaces_table(self) -> DataTable[Text]:
         return self.query_one("#namespaces", DataTable)
+
+    @property
+    def findings_table(self) -> DataTable[Text]:
+        return self.query_one("#findings", DataTable)
 
     @property
     def gaps_table(self) -> DataTable[Text]:
@@ -80,7 +90,9 @@ class KubewardApp(App[None]):
         self.counts_table.border_title = "Collected"
         self.counts_table.add_columns("kind", "count")
         self.namespaces_table.border_title = "Namespaces"
-        self.namespaces_table.add_columns("namespace", "pods", "workloads", "PSA enforce")
+        self.namespaces_table.add_columns("namespace", "grade", "score", "pods", "workloads", "findings")
+        self.findings_table.border_title = "Findings"
+        self.findings_table.add_columns("severity", "check", "resource", "container", "message")
         self.gaps_table.border_title = "Coverage gaps"
         self.gaps_table.add_columns("not read", "namespace", "why")
         if self.report is not None:
@@ -134,15 +146,32 @@ class KubewardApp(App[None]):
         for kind, count in inventory.counts().items():
             self.counts_table.add_row(Text(kind), Text(str(count), justify="right"))
         workloads = Counter(w.metadata.namespace for w in inventory.workloads if w.kind != "ReplicaSet")
+        cluster, scores = score(report.findings, report.check_stats)
+        findings_per_ns = Counter(f.resource.namespace for f in report.findings)
         self.namespaces_table.clear()
         for namespace in inventory.namespaces:
             name = namespace.metadata.name
+            entry = scores.get(name)
             self.namespaces_table.add_row(
                 Text(name),
+                Text(entry.grade if entry else "-", style=GRADE_STYLES.get(entry.grade, "") if entry else ""),
+                Text(str(entry.score) if entry else "-", justify="right"),
                 Text(str(len(inventory.pods_by_namespace.get(name, ()))), justify="right"),
                 Text(str(workloads.get(name, 0)), justify="right"),
-                Text(namespace.metadata.labels.get("pod-security.kubernetes.io/enforce", "-")),
+                Text(str(findings_per_ns.get(name, 0)), justify="right"),
             )
+        self.findings_table.clear()
+        ranked = sorted(report.findings, key=lambda f: (-f.severity.rank, f.check_id, str(f.resource)))
+        for finding in ranked[:FINDINGS_SHOWN]:
+            self.findings_table.add_row(
+                Text(finding.severity.value, style=SEVERITY_STYLES[finding.severity]),
+                Text(finding.check_id),
+                Text(str(finding.resource)),
+                Text(finding.container or ""),
+                Text(finding.message),
+            )
+        shown = min(len(ranked), FINDINGS_SHOWN)
+        self.findings_table.border_title = f"Findings ({shown} of {len(ranked)}, worst first)"
         self.gaps_table.clear()
         for gap in report.gaps:
             self.gaps_table.add_row(
@@ -150,7 +179,8 @@ class KubewardApp(App[None]):
             )
         self.gaps_table.border_title = f"Coverage gaps ({len(report.gaps)})"
         counts = inventory.counts()
-        self.status.update(
-            f"{counts['pods']} pods on {counts['nodes']} nodes in {counts['namespaces']} namespaces"
-            f" · {len(report.findings)} findings · {len(report.gaps)} coverage gaps"
-        )
+        self.status.update(Text.assemble(
+            "grade ", (cluster.grade, GRADE_STYLES[cluster.grade]), f" ({cluster.score}/100)",
+            f" · {counts['pods']} pods on {counts['nodes']} nodes in {counts['namespaces']} namespaces"
+            f" · {len(report.findings)} findings · {len(report.gaps)} coverage gaps",
+        ))
