@@ -373,7 +373,13 @@ class LocalObjectReference(K8s, kw_only=True):
     name: str = ""
 
 
+class PodOS(K8s, kw_only=True):
+    name: str
+
+
 class PodSpec(K8s, kw_only=True):
+    os: PodOS | None = None
+    """`linux` or `windows` when the pod declares it."""
     containers: tuple[Container, ...] = ()
     init_containers: tuple[Container, ...] = ()
     ephemeral_containers: tuple[Container, ...] = ()

@@ -301,7 +301,8 @@ def _run_pods(declared: Check, ctx: CheckContext) -> tuple[list[Finding], CheckS
                     handler = ctx.sandbox(pod)
                     if handler is not None:
                         severity = _lower(severity)
-                        message = f"{message} (severity lowered: the pod runs in the {handler} sandbox)"
+                        note = f"severity lowered: the pod runs in the {handler} sandbox"
+                        message = f"{message.rstrip('.')} ({note})."
                 key = (hit.container, hit.detail, hit.field_path, severity, message)
                 if key in merged:
                     merged[key][3].append(pod.name)

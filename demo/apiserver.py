@@ -26,7 +26,13 @@ Protocol details kept faithful on purpose:
   resourceVersion older than the retained history gets one ERROR event with a
   410 Expired Status.
 
-Only GET is served: every other method answers 405 MethodNotAllowed.
+Besides GET, the double answers one POST: a SubjectAccessReview
+(`authorization.k8s.io/v1`), which it decides with the RBAC authorizer's own
+algorithm over the Roles, ClusterRoles and bindings it holds — ClusterRoleBindings
+then the namespace's RoleBindings, wildcards, `*/subresource`, resourceNames,
+and aggregated ClusterRoles with the rules the aggregation controller would
+have written into them. That makes it an oracle for anything computing access
+from RBAC. Every other method answers 405 MethodNotAllowed.
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import msgspec
 import yaml
 
-from collectors.resources import COLLECTED, Resource
+from collectors.resources import CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES, COLLECTED, ROLE_BINDINGS, ROLES, Resource
 from demo.tls import issue_certificate
 
 __all__ = [
@@ -69,6 +75,8 @@ __all__ = [
     "DEFAULT_VERSION",
     "SECRETS",
     "SERVED",
+    "SUBJECT_ACCESS_REVIEWS",
+    "SUBJECT_ACCESS_REVIEWS_PATH",
     "ApiServerDouble",
     "Fault",
     "RecordedRequest",
@@ -78,6 +86,10 @@ _log = logging.getLogger(__name__)
 
 SECRETS = Resource("", "v1", "secrets", "Secret", True)
 CONFIG_MAPS = Resource("", "v1", "configmaps", "ConfigMap", True)
+
+SUBJECT_ACCESS_REVIEWS = Resource("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False)
+#: The one path the double answers POST on (not listed in discovery: nothing stored, nothing to list).
+SUBJECT_ACCESS_REVIEWS_PATH = SUBJECT_ACCESS_REVIEWS.list_path()
 
 #: What every double serves: the collected kinds plus Secrets and ConfigMaps.
 SERVED: tuple[Resource, ...] = (*COLLECTED, SECRETS, CONFIG_MAPS)
@@ -180,6 +192,7 @@ _STATUS_TEXT: Mapping[int, tuple[str, str]] = {
     405: ("MethodNotAllowed", "the server does not allow this method on the requested resource"),
     409: ("Conflict", "the server reported a conflict"),
     410: ("Expired", "the resource version is too old"),
+    422: ("Invalid", "the server rejected our request due to an error in our request"),
     429: ("TooManyRequests", "Too many requests, please try again later."),
     500: ("InternalError", "Internal error occurred: injected fault"),
     502: ("InternalError", "the server returned a bad gateway response"),
@@ -189,6 +202,7 @@ _STATUS_TEXT: Mapping[int, tuple[str, str]] = {
 _TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 _WATCH_POLL = 0.25
 _SNAPSHOTS_RETAINED = 32
+_MAX_BODY = 1 << 20
 _STOP = object()
 
 _encode = msgspec.json.encode
@@ -436,6 +450,230 @@ def parse_field_selector(selector: str) -> Callable[[_Item], bool] | None:
 
 
 # ---------------------------------------------------------------------------
+# RBAC: the SubjectAccessReview authorizer
+
+
+@dataclass(frozen=True, slots=True)
+class _Attributes:
+    """What a SubjectAccessReview asks: who, and a resource or non-resource request."""
+
+    user: str
+    groups: frozenset[str]
+    verb: str
+    namespace: str = ""
+    group: str = ""
+    resource: str = ""
+    subresource: str = ""
+    name: str = ""
+    path: str | None = None
+    """The URL path of a non-resource request; None for a resource request."""
+
+
+def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A label selector in object form (`matchLabels`, `matchExpressions`); empty selects everything,
+    an unknown operator nothing (the API server cannot build the selector)."""
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for requirement in selector.get("matchExpressions") or []:
+        key, operator = requirement.get("key"), requirement.get("operator")
+        values = requirement.get("values") or []
+        if operator == "In":
+            matched = key in labels and labels[key] in values
+        elif operator == "NotIn":
+            matched = key not in labels or labels[key] not in values
+        elif operator == "Exists":
+            matched = key in labels
+        elif operator == "DoesNotExist":
+            matched = key not in labels
+        else:
+            return False
+        if not matched:
+            return False
+    return True
+
+
+def _aggregate(cluster_roles: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Every ClusterRole's rules once the clusterrole-aggregation controller has synced.
+
+    The controller replaces an aggregated role's rules with those of the other
+    ClusterRoles its selectors match, by name order, without duplicates. It is
+    run here from the selectors alone, sync after sync, until nothing changes.
+    """
+    rules = {name: list(role.get("rules") or []) for name, role in cluster_roles.items()}
+    aggregated = sorted(name for name, role in cluster_roles.items() if role.get("aggregationRule"))
+    for name in aggregated:
+        rules[name] = []
+    changed = True
+    while changed:
+        changed = False
+        for name in aggregated:
+            selectors = cluster_roles[name]["aggregationRule"].get("clusterRoleSelectors") or []
+            synced: list[Any] = []
+            for selector in selectors:
+                for other in sorted(cluster_roles):
+                    labels = cluster_roles[other]["metadata"].get("labels") or {}
+                    if other == name or not _selector_matches(selector, labels):
+                        continue
+                    synced.extend(rule for rule in rules[other] if rule not in synced)
+            if synced != rules[name]:
+                rules[name] = synced
+                changed = True
+    return rules
+
+
+def _rule_allows(rule: Mapping[str, Any], attributes: _Attributes) -> bool:
+    """The RBAC authorizer's RuleAllows."""
+    verbs = rule.get("verbs") or []
+    if "*" not in verbs and attributes.verb not in verbs:
+        return False
+    if attributes.path is not None:
+        for url in rule.get("nonResourceURLs") or []:
+            if url in ("*", attributes.path) or (url.endswith("*") and attributes.path.startswith(url[:-1])):
+                return True
+        return False
+    groups = rule.get("apiGroups") or []
+    if "*" not in groups and attributes.group not in groups:
+        return False
+    combined = attributes.resource
+    if attributes.subresource:
+        combined += "/" + attributes.subresource
+    resources = rule.get("resources") or []
+    if not any(
+        resource in ("*", combined) or (bool(attributes.subresource) and resource == "*/" + attributes.subresource)
+        for resource in resources
+    ):
+        return False
+    names = rule.get("resourceNames") or []
+    return not names or attributes.name in names
+
+
+def _subject_applies(subject: Mapping[str, Any], attributes: _Attributes, binding_namespace: str) -> bool:
+    """Whether a binding's subject is the requesting user (a service account defaults to the binding's namespace)."""
+    kind, name = subject.get("kind"), subject.get("name")
+    if kind == "User":
+        return attributes.user == name
+    if kind == "Group":
+        return name in attributes.groups
+    if kind == "ServiceAccount":
+        namespace = subject.get("namespace") or binding_namespace
+        return bool(namespace) and attributes.user == f"system:serviceaccount:{namespace}:{name}"
+    return False
+
+
+def _describe_subject(subject: Mapping[str, Any], binding_namespace: str) -> str:
+    if subject.get("kind") == "ServiceAccount":
+        return f'ServiceAccount "{subject.get("name")}/{subject.get("namespace") or binding_namespace}"'
+    return f'{subject.get("kind")} "{subject.get("name")}"'
+
+
+class _RbacAuthorizer:
+    """Kubernetes' RBAC authorizer over one snapshot of the double's Roles, ClusterRoles and bindings.
+
+    As the API server's: ClusterRoleBindings are visited first, then, for a
+    namespaced request, the RoleBindings of that namespace; the first rule that
+    allows the request decides, and the reason names its binding the way
+    kube-apiserver does. Nothing allowing it is "no opinion" (not allowed),
+    with the missing roles met on the way as the reason.
+    """
+
+    def __init__(
+        self,
+        cluster_roles: Iterable[Mapping[str, Any]],
+        roles: Iterable[Mapping[str, Any]],
+        cluster_role_bindings: Iterable[Mapping[str, Any]],
+        role_bindings: Iterable[Mapping[str, Any]],
+    ) -> None:
+        by_name = {role["metadata"]["name"]: role for role in cluster_roles}
+        self._cluster_rules = _aggregate(by_name)
+        self._role_rules = {
+            (role["metadata"]["namespace"], role["metadata"]["name"]): role.get("rules") or [] for role in roles
+        }
+        self._cluster_role_bindings = list(cluster_role_bindings)
+        self._role_bindings: dict[str, list[Mapping[str, Any]]] = {}
+        for binding in role_bindings:
+            self._role_bindings.setdefault(binding["metadata"]["namespace"], []).append(binding)
+
+    def _rules(self, role_ref: Mapping[str, Any], namespace: str) -> list[Any]:
+        kind, name = role_ref.get("kind"), role_ref.get("name")
+        if kind == "ClusterRole":
+            if name not in self._cluster_rules:
+                raise LookupError(f'clusterrole.rbac.authorization.k8s.io "{name}" not found')
+            return self._cluster_rules[name]
+        if kind == "Role":
+            if (namespace, name) not in self._role_rules:
+                raise LookupError(f'role.rbac.authorization.k8s.io "{name}" not found')
+            return self._role_rules[(namespace, name)]
+        raise LookupError(f'unsupported role reference kind: "{kind}"')
+
+    def authorize(self, attributes: _Attributes) -> tuple[bool, str]:
+        """(allowed, reason) for one request."""
+        visits = [("ClusterRoleBinding", "", binding) for binding in self._cluster_role_bindings]
+        if attributes.namespace:
+            visits += [
+                ("RoleBinding", attributes.namespace, binding)
+                for binding in self._role_bindings.get(attributes.namespace, [])
+            ]
+        errors: list[str] = []
+        for kind, namespace, binding in visits:
+            for subject in binding.get("subjects") or []:
+                if not _subject_applies(subject, attributes, namespace):
+                    continue
+                try:
+                    rules = self._rules(binding.get("roleRef") or {}, namespace)
+                except LookupError as error:
+                    errors.append(str(error.args[0]))
+                    break
+                if any(_rule_allows(rule, attributes) for rule in rules):
+                    name = binding["metadata"]["name"] + (f"/{namespace}" if namespace else "")
+                    role_ref = binding["roleRef"]
+                    return True, (
+                        f'RBAC: allowed by {kind} "{name}" of {role_ref["kind"]} "{role_ref["name"]}" '
+                        f"to {_describe_subject(subject, namespace)}"
+                    )
+                break
+        if not errors:
+            return False, ""
+        return False, "RBAC: " + (errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]")
+
+
+def _review_attributes(spec: Mapping[str, Any]) -> _Attributes:
+    """The request a SubjectAccessReview's spec describes; raises _Invalid like the API server's validation."""
+    resource, non_resource = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+    causes: list[tuple[str, str]] = []
+    if resource is not None and non_resource is not None:
+        causes.append(("spec.nonResourceAttributes", "cannot be specified in combination with resourceAttributes"))
+    if resource is None and non_resource is None:
+        causes.append(
+            ("spec.resourceAttributes", "exactly one of nonResourceAttributes or resourceAttributes must be specified")
+        )
+    if not spec.get("user") and not spec.get("groups"):
+        causes.append(("spec.user", "at least one of user or group must be specified"))
+    if causes:
+        raise _Invalid(causes)
+    who = {"user": str(spec.get("user") or ""), "groups": frozenset(spec.get("groups") or ())}
+    if resource is not None:
+        return _Attributes(
+            **who,
+            verb=str(resource.get("verb") or ""),
+            namespace=str(resource.get("namespace") or ""),
+            group=str(resource.get("group") or ""),
+            resource=str(resource.get("resource") or ""),
+            subresource=str(resource.get("subresource") or ""),
+            name=str(resource.get("name") or ""),
+        )
+    return _Attributes(**who, verb=str(non_resource.get("verb") or ""), path=str(non_resource.get("path") or ""))
+
+
+class _Invalid(Exception):
+    """A request the API server would reject with 422 Invalid: (field, message) causes."""
+
+    def __init__(self, causes: list[tuple[str, str]]) -> None:
+        super().__init__(causes)
+        self.causes = causes
+
+
+# ---------------------------------------------------------------------------
 # Requests and replies
 
 
@@ -446,6 +684,8 @@ class _Request:
     query: dict[str, list[str]]
     authorization: str | None
     accept: str | None
+    body: bytes = b""
+    """The request body, kept only for the one POST the double answers."""
 
     def param(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -748,29 +988,38 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
-    def _discard_body(self) -> None:
+    def _read_body(self, keep: bool) -> bytes:
+        """Consume the request body; return it when `keep` (up to _MAX_BODY bytes), else b""."""
         length = self.headers.get("Content-Length")
+        kept: list[bytes] = []
         if length and length.isdigit():
             remaining = int(length)
+            keep = keep and remaining <= _MAX_BODY
             while remaining > 0:
                 chunk = self.rfile.read(min(remaining, 65536))
                 if not chunk:
                     break
+                if keep:
+                    kept.append(chunk)
                 remaining -= len(chunk)
         elif self.headers.get("Transfer-Encoding"):
             self.close_connection = True
+        return b"".join(kept)
 
     def _serve(self) -> None:
         double = self.server.double
-        if self.command != "GET":
-            self._discard_body()
         split = urlsplit(self.path)
+        path = unquote(split.path) or "/"
+        body = b""
+        if self.command != "GET":
+            body = self._read_body(keep=self.command == "POST" and path == SUBJECT_ACCESS_REVIEWS_PATH)
         request = _Request(
             method=self.command,
-            path=unquote(split.path) or "/",
+            path=path,
             query=parse_qs(split.query, keep_blank_values=True),
             authorization=self.headers.get("Authorization"),
             accept=self.headers.get("Accept"),
+            body=body,
         )
         outcome = double._dispatch(request)
         if outcome.abort:
@@ -953,6 +1202,7 @@ class ApiServerDouble:
         self._watchers: set[_WatchStream] = set()
         self._denials: list[_Denial] = []
         self._faults: list[Fault] = []
+        self._authorizer: tuple[tuple[_Snapshot, ...], _RbacAuthorizer] | None = None
 
         self._stores: dict[tuple[str, str, str], _Store] = {}
         for resource in (*SERVED, *extra_resources):
@@ -1273,6 +1523,12 @@ class ApiServerDouble:
                 return _Outcome(user, self._expired_continue(request))
             else:
                 return _Outcome(user, self._fault_reply(fault))
+        if request.method == "POST" and request.path == SUBJECT_ACCESS_REVIEWS_PATH:
+            try:
+                return _Outcome(user, self._subject_access_review(request, user), truncate=truncate)
+            except Exception as error:  # as below: answer 500, keep the connection thread alive
+                _log.exception("API server double failed on %s", request.path)
+                return _Outcome(user, _status_reply(500, f"Internal error occurred: {error}"), truncate=truncate)
         if request.method != "GET":
             return _Outcome(user, _status_reply(405), truncate=truncate)
         try:
@@ -1296,6 +1552,67 @@ class ApiServerDouble:
             details["retryAfterSeconds"] = fault.retry_after
             headers = (("Retry-After", str(fault.retry_after)),)
         return _Reply(fault.status, status_body(fault.status, details=details or None), headers=headers)
+
+    def _rbac(self) -> _RbacAuthorizer:
+        """The authorizer for the current RBAC objects, rebuilt only when one of them changed."""
+        stores = [
+            self._stores[(r.group, r.version, r.plural)]
+            for r in (CLUSTER_ROLES, ROLES, CLUSTER_ROLE_BINDINGS, ROLE_BINDINGS)
+        ]
+        with self._lock:
+            snapshots = tuple(store.current for store in stores)
+        cached = self._authorizer
+        if cached is not None and all(a is b for a, b in zip(cached[0], snapshots, strict=True)):
+            return cached[1]
+        authorizer = _RbacAuthorizer(*([_decode(item.raw) for item in snapshot.items] for snapshot in snapshots))
+        self._authorizer = (snapshots, authorizer)
+        return authorizer
+
+    def _subject_access_review(self, request: _Request, user: str | None) -> _Reply:
+        """Decide a SubjectAccessReview (201 with its status), as kube-apiserver with only RBAC would."""
+        forbidden = self._forbidden(user, "create", SUBJECT_ACCESS_REVIEWS, None, None)
+        if forbidden is not None:
+            return forbidden
+        try:
+            review = _decode(request.body)
+        except msgspec.DecodeError as error:
+            return _status_reply(400, f"the body of the request was in an unknown format: {error}")
+        spec = review.get("spec") if isinstance(review, dict) else None
+        if not isinstance(spec, dict):
+            spec = {}
+        try:
+            attributes = _review_attributes(spec)
+        except _Invalid as invalid:
+            return self._invalid(invalid)
+        allowed, reason = self._rbac().authorize(attributes)
+        status: dict[str, Any] = {"allowed": allowed}
+        if reason:
+            status["reason"] = reason
+        return self._json(
+            201,
+            {
+                "kind": SUBJECT_ACCESS_REVIEWS.kind,
+                "apiVersion": SUBJECT_ACCESS_REVIEWS.api_version,
+                "metadata": {"creationTimestamp": None},
+                "spec": spec,
+                "status": status,
+            },
+        )
+
+    @staticmethod
+    def _invalid(invalid: _Invalid) -> _Reply:
+        """422 Invalid, worded as the API server's field validation words it."""
+        causes = [
+            {"reason": "FieldValueInvalid", "message": message, "field": name} for name, message in invalid.causes
+        ]
+        errors = [f'{name}: Invalid value: "": {message}' for name, message in invalid.causes]
+        text = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+        resource = SUBJECT_ACCESS_REVIEWS
+        return _status_reply(
+            422,
+            f'{resource.kind}.{resource.group} "" is invalid: {text}',
+            details={"group": resource.group, "kind": resource.kind, "causes": causes},
+        )
 
     def _expired_continue(self, request: _Request) -> _Reply:
         token = request.param("continue") or ""

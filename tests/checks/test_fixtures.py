@@ -43,7 +43,7 @@ def load_fixture(path: Path) -> tuple[list[dict[str, Any]], Config, list[dict[st
 
 def summary(resource: str, container: str | None, field_path: str | None, severity: str,
             pods: list[str] | tuple[str, ...]) -> tuple[Any, ...]:
-    return (resource, container, field_path, severity, tuple(sorted(pods)))
+    return (resource, container or "", field_path or "", severity, tuple(sorted(pods)))
 
 
 def cases() -> list[Any]:

@@ -399,6 +399,213 @@ def test_requests_are_recorded(double: ApiServerDouble, http: urllib3.PoolManage
     ]
 
 
+# -- SubjectAccessReview ---------------------------------------------------------
+
+RBAC_V1 = "rbac.authorization.k8s.io/v1"
+REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+
+
+def rbac_role(
+    name: str,
+    rules: list[dict],
+    *,
+    namespace: str | None = None,
+    labels: dict | None = None,
+    aggregate: list[dict] | None = None,
+) -> dict:
+    metadata: dict[str, Any] = {"name": name, **({"namespace": namespace} if namespace else {})}
+    if labels:
+        metadata["labels"] = labels
+    role: dict[str, Any] = {
+        "apiVersion": RBAC_V1,
+        "kind": "Role" if namespace else "ClusterRole",
+        "metadata": metadata,
+        "rules": rules,
+    }
+    if aggregate is not None:
+        role["aggregationRule"] = {"clusterRoleSelectors": aggregate}
+    return role
+
+
+def rbac_binding(
+    name: str, role: str, subjects: list[dict], *, namespace: str | None = None, role_kind: str = "ClusterRole"
+) -> dict:
+    return {
+        "apiVersion": RBAC_V1,
+        "kind": "RoleBinding" if namespace else "ClusterRoleBinding",
+        "metadata": {"name": name, **({"namespace": namespace} if namespace else {})},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
+        "subjects": subjects,
+    }
+
+
+def grant(verbs: list[str], resources: list[str], groups: tuple[str, ...] = ("",), names: tuple[str, ...] = ()) -> dict:
+    rule: dict[str, Any] = {"verbs": verbs, "apiGroups": list(groups), "resources": resources}
+    if names:
+        rule["resourceNames"] = list(names)
+    return rule
+
+
+RBAC_OBJECTS = [
+    rbac_role("exec", [grant(["create"], ["pods/exec"])]),
+    rbac_role("any-exec", [grant(["get"], ["*/exec"])]),
+    rbac_role("pods-star", [grant(["*"], ["pods/*"])]),
+    rbac_role("named", [grant(["get"], ["pods/exec"], names=("web-0",))]),
+    rbac_role("metrics", [{"verbs": ["get"], "nonResourceURLs": ["/metrics", "/logs/*"]}]),
+    rbac_role("platform", [grant(["get"], ["secrets"])], aggregate=[{"matchLabels": {"platform": "true"}}]),
+    rbac_role("platform-debug", [], labels={"platform": "true"}, aggregate=[{"matchLabels": {"debug": "true"}}]),
+    rbac_role("debug", [grant(["patch"], ["pods/ephemeralcontainers"])], labels={"debug": "true"}),
+    rbac_role("local", [grant(["create"], ["pods"])], namespace="team-a"),
+    rbac_binding("alice-exec", "exec", [{"kind": "User", "name": "alice"}]),
+    rbac_binding("ops", "any-exec", [{"kind": "Group", "name": "ops"}]),
+    rbac_binding("star", "pods-star", [{"kind": "User", "name": "gina"}]),
+    rbac_binding("named", "named", [{"kind": "User", "name": "ivy"}]),
+    rbac_binding("metrics", "metrics", [{"kind": "User", "name": "prom"}]),
+    rbac_binding("platform", "platform", [{"kind": "Group", "name": "platform-team"}]),
+    rbac_binding("missing", "nope", [{"kind": "User", "name": "mia"}]),
+    rbac_binding("builder", "exec", [{"kind": "ServiceAccount", "name": "builder"}], namespace="team-a"),
+    rbac_binding("local", "local", [{"kind": "User", "name": "bob"}], namespace="team-a", role_kind="Role"),
+    rbac_binding("alice-too", "local", [{"kind": "User", "name": "alice"}], namespace="team-a", role_kind="Role"),
+]
+
+
+def review(
+    api: kubernetes.client.AuthorizationV1Api, *, user: str = "", groups: list[str] | None = None, **attributes: str
+) -> tuple[bool, str | None]:
+    spec = kubernetes.client.V1SubjectAccessReviewSpec(
+        user=user, groups=groups or [], resource_attributes=kubernetes.client.V1ResourceAttributes(**attributes)
+    )
+    status = api.create_subject_access_review(kubernetes.client.V1SubjectAccessReview(spec=spec)).status
+    return status.allowed, status.reason
+
+
+def test_subject_access_reviews_follow_the_rbac_authorizer(tmp_path: Path) -> None:
+    with ApiServerDouble(RBAC_OBJECTS) as server:
+        client = kubernetes.config.new_client_from_config(config_file=str(server.write_kubeconfig(tmp_path / "k")))
+        api = kubernetes.client.AuthorizationV1Api(client)
+        exec_in = {"verb": "create", "resource": "pods", "subresource": "exec", "name": "web-0"}
+        try:
+            assert review(api, user="alice", namespace="team-b", **exec_in) == (
+                True,
+                'RBAC: allowed by ClusterRoleBinding "alice-exec" of ClusterRole "exec" to User "alice"',
+            )
+            assert review(api, user="alice", namespace="", **exec_in)[0] is True
+            assert review(api, user="alice", namespace="team-a", verb="get", resource="pods", subresource="exec") == (
+                False,
+                None,
+            )
+            # ClusterRoleBindings first, then the RoleBindings of the request's namespace only
+            assert review(api, user="alice", namespace="team-a", verb="create", resource="pods") == (
+                True,
+                'RBAC: allowed by RoleBinding "alice-too/team-a" of Role "local" to User "alice"',
+            )
+            assert review(api, user="bob", namespace="team-b", verb="create", resource="pods")[0] is False
+            assert review(api, user="bob", namespace="", verb="create", resource="pods")[0] is False
+            # a service-account subject without a namespace is in its RoleBinding's
+            assert review(api, user="system:serviceaccount:team-a:builder", namespace="team-a", **exec_in) == (
+                True,
+                'RBAC: allowed by RoleBinding "builder/team-a" of ClusterRole "exec" '
+                'to ServiceAccount "builder/team-a"',
+            )
+            assert review(api, user="system:serviceaccount:team-b:builder", namespace="team-b", **exec_in)[0] is False
+            # groups; `*/exec` is a subresource wildcard, `pods/*` is not
+            assert review(api, groups=["ops"], namespace="x", verb="get", resource="pods", subresource="exec")[0]
+            assert not review(api, groups=["ops"], namespace="x", verb="get", resource="pods", subresource="attach")[0]
+            assert not review(api, user="gina", namespace="x", **exec_in)[0]
+            assert review(api, user="gina", namespace="x", verb="get", resource="pods", subresource="*")[0]
+            # resourceNames
+            assert review(
+                api, user="ivy", namespace="x", verb="get", resource="pods", subresource="exec", name="web-0"
+            )[0]
+            assert not review(api, user="ivy", namespace="x", verb="get", resource="pods", subresource="exec")[0]
+            # aggregation, nested, stored rules replaced by what the controller writes
+            debug = {"namespace": "x", "verb": "patch", "resource": "pods", "subresource": "ephemeralcontainers"}
+            assert review(api, groups=["platform-team"], **debug) == (
+                True,
+                'RBAC: allowed by ClusterRoleBinding "platform" of ClusterRole "platform" to Group "platform-team"',
+            )
+            assert not review(api, groups=["platform-team"], namespace="x", verb="get", resource="secrets")[0]
+            # a missing role is the reason nothing allowed it
+            assert review(api, user="mia", namespace="x", **exec_in) == (
+                False,
+                'RBAC: clusterrole.rbac.authorization.k8s.io "nope" not found',
+            )
+            non_resource = kubernetes.client.V1SubjectAccessReviewSpec(
+                user="prom",
+                non_resource_attributes=kubernetes.client.V1NonResourceAttributes(path="/logs/kubelet", verb="get"),
+            )
+            reply = api.create_subject_access_review(kubernetes.client.V1SubjectAccessReview(spec=non_resource))
+            assert reply.status.allowed and reply.spec.user == "prom"
+            assert reply.kind == "SubjectAccessReview" and reply.api_version == "authorization.k8s.io/v1"
+        finally:
+            client.close()
+        assert {(r.method, r.path, r.status) for r in server.requests} == {("POST", REVIEWS, 201)}
+
+
+def test_subject_access_reviews_see_rbac_changes(double: ApiServerDouble, http: urllib3.PoolManager) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    ask = json.dumps(
+        {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": "carol",
+                "resourceAttributes": {
+                    "namespace": "team-a",
+                    "verb": "create",
+                    "resource": "pods",
+                    "subresource": "exec",
+                },
+            },
+        }
+    )
+
+    def allowed() -> bool:
+        response = http.request("POST", double.url + REVIEWS, body=ask, headers=headers)
+        assert response.status == 201
+        return body(response)["status"]["allowed"]
+
+    assert allowed() is False
+    double.apply(rbac_binding("carol", "admin", [{"kind": "User", "name": "carol"}], namespace="team-a"))
+    assert allowed() is True  # the fixture's "admin" ClusterRole allows create pods/exec
+    double.apply(cluster_role("admin") | {"rules": []})
+    assert allowed() is False
+    double.remove("rolebindings", "carol", "team-a")
+    assert body(http.request("POST", double.url + REVIEWS, body=ask, headers=headers))["status"] == {"allowed": False}
+
+
+def test_subject_access_review_errors(http: urllib3.PoolManager) -> None:
+    with ApiServerDouble(users=USERS) as server:
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+        def post(document: Any, path: str = REVIEWS, **extra: str) -> urllib3.BaseHTTPResponse:
+            data = document if isinstance(document, bytes) else json.dumps(document).encode()
+            return http.request("POST", server.url + path, body=data, headers={**headers, **extra})
+
+        nobody = post({"spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}})
+        assert nobody.status == 422
+        assert body(nobody)["reason"] == "Invalid"
+        assert body(nobody)["message"] == (
+            'SubjectAccessReview.authorization.k8s.io "" is invalid: '
+            'spec.user: Invalid value: "": at least one of user or group must be specified'
+        )
+        nothing = post({"spec": {"user": "alice"}})
+        assert nothing.status == 422
+        assert [c["field"] for c in body(nothing)["details"]["causes"]] == ["spec.resourceAttributes"]
+        assert post(b"{not json").status == 400
+        assert (
+            post({"spec": {"user": "a"}}, path="/apis/authorization.k8s.io/v1/selfsubjectaccessreviews").status == 405
+        )
+        assert get(http, server, REVIEWS).status == 404  # nothing is stored, nothing to list
+        server.deny("alice", "*", "subjectaccessreviews")
+        denied = post(
+            {"spec": {"user": "bob", "resourceAttributes": {"verb": "get", "resource": "pods"}}},
+            Authorization=f"Bearer {ALICE}",
+        )
+        assert denied.status == 403 and body(denied)["reason"] == "Forbidden"
+        assert [(r.method, r.status, r.user) for r in server.requests][-1] == ("POST", 403, "alice")
+
+
 # -- faults --------------------------------------------------------------------
 
 
