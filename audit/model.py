@@ -887,6 +887,9 @@ class ClusterInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     version: ServerVersion = ServerVersion()
     namespaces_scope: tuple[str, ...] = ()
     """The namespaces the audit was limited to (`-n`); empty for all of them."""
+    collected_at: datetime | None = None
+    """When the collector read the cluster: the "today" of date-dependent checks (end of life),
+    so re-evaluating a saved snapshot gives the answer it gave then."""
 
 
 class Inventory(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, dict=True):

@@ -12,6 +12,7 @@ from audit.progress import Progress, ProgressCallback, ignore_progress
 from audit.report import Report, ReportMeta
 from checks.config import Config
 from checks.engine import evaluate
+from checks.rbac import exec_matrix
 from collectors.kube import KubeCollector, RetryPolicy
 from collectors.kubeconfig import KubeTarget
 
@@ -53,6 +54,7 @@ async def run_audit(
     result = await collector.collect()
     # CPU-bound; a thread keeps the TUI's event loop responsive while it runs
     evaluation = await asyncio.to_thread(evaluate, result.inventory, options.config)
+    matrix = exec_matrix(result.inventory)
     on_progress(Progress(source="checks", task="evaluate", count=len(evaluation.findings), done=True,
                          message=f"{len(evaluation.stats)} checks in {evaluation.seconds:.2f}s"))
     return Report(
@@ -67,4 +69,5 @@ async def run_audit(
         findings=evaluation.findings,
         gaps=result.gaps,
         check_stats=evaluation.stats,
+        exec_matrix=matrix,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 
+from audit.access import ExecGrant
 from audit.findings import CheckStat, CoverageGap, Finding
 from audit.model import Inventory
 
@@ -47,6 +48,8 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     gaps: tuple[CoverageGap, ...] = ()
     check_stats: tuple[CheckStat, ...] = ()
     """What each check evaluated, so passes show and scores can be computed."""
+    exec_matrix: tuple[ExecGrant, ...] = ()
+    """Every RBAC path to a shell: subject × namespace × path, with the binding and role it comes from."""
 
 
 class _Header(msgspec.Struct):

@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from audit.findings import Category, CheckStat, Finding, Severity
@@ -192,6 +193,13 @@ class CheckContext:
         except KeyError:
             value = self._memo[key] = build(self)
             return value
+
+    @property
+    def today(self) -> date:
+        """The date end-of-life checks compare against: the day the inventory was collected,
+        or today's (UTC) for an inventory that does not say. The only clock a check reads."""
+        collected = self.inventory.cluster.collected_at
+        return collected.date() if collected is not None else datetime.now(UTC).date()
 
     def runtime_handler(self, pod: Pod) -> str | None:
         """The RuntimeClass handler that runs this pod, when it names one."""

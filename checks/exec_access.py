@@ -22,11 +22,12 @@ can both fire.
 
 Built-in subjects are in the matrix but never flagged: users and groups named
 `system:…` (the reserved prefix: `system:masters`, `system:nodes`,
-`system:node:<name>`, `system:kube-scheduler` …), and any subject of a
-bootstrap binding (labelled `kubernetes.io/bootstrapping: rbac-defaults`, or
-named `system:…` or `kubeadm:…`, such as the `system:controller:*` bindings of
-the controller-manager's service accounts). The broad groups are flagged even
-there.
+`system:node:<name>`, `system:kube-scheduler` …), and the users, groups and
+kube-system service accounts of a bootstrap binding (labelled
+`kubernetes.io/bootstrapping: rbac-defaults`, or named `system:…` or
+`kubeadm:…`, such as the `system:controller:*` bindings of the
+controller-manager's accounts or kubeadm's `kubeadm:cluster-admins`). The
+broad groups are flagged even there.
 """
 
 from __future__ import annotations
@@ -107,11 +108,19 @@ def is_builtin(bound: BoundSubject) -> bool:
     """A subject Kubernetes itself binds: listed in the matrix, never flagged (broad groups excepted)."""
     if is_broad(bound.subject):
         return False
-    if bound.subject.kind != "ServiceAccount" and bound.subject.name.startswith("system:"):
+    subject = bound.subject
+    if subject.kind != "ServiceAccount" and subject.name.startswith("system:"):
         return True
+    if subject.kind == "ServiceAccount" and subject.namespace != "kube-system":
+        return False
     metadata = bound.binding.metadata
     key, value = BOOTSTRAP_LABEL
     return metadata.labels.get(key) == value or metadata.name.startswith(BOOTSTRAP_BINDING_PREFIXES)
+
+
+def _bound(ctx: CheckContext) -> tuple[BoundSubject, ...]:
+    """Every (binding, subject) pair with its grants, expanded once per run."""
+    return ctx.memo("exec_access.bound", lambda ctx: bound_subjects(ctx.inventory))
 
 
 def _flaggable(ctx: CheckContext) -> list[BoundSubject]:
@@ -120,7 +129,7 @@ def _flaggable(ctx: CheckContext) -> list[BoundSubject]:
     def build(ctx: CheckContext) -> list[BoundSubject]:
         seen: set[tuple[object, Subject]] = set()
         out = []
-        for bound in bound_subjects(ctx.inventory):
+        for bound in _bound(ctx):
             if not bound.grants or is_builtin(bound) or (bound.ref, bound.subject) in seen:
                 continue
             seen.add((bound.ref, bound.subject))
@@ -344,35 +353,30 @@ def cluster_wide_exec(inventory: Inventory, ctx: CheckContext) -> Iterator[Hit]:
 # --- KW-EXEC-004 ---------------------------------------------------------------------------
 
 
-def _reach(ctx: CheckContext) -> dict[tuple[str, str], set[str]]:
-    """(namespace, service account) → the namespaces its own grants reach (`*` for all)."""
+def _far_reaching(ctx: CheckContext) -> dict[str, set[str]]:
+    """namespace → its service accounts that have a path outside it (cluster-wide or elsewhere)."""
 
-    def build(ctx: CheckContext) -> dict[tuple[str, str], set[str]]:
-        out: dict[tuple[str, str], set[str]] = {}
-        for bound in bound_subjects(ctx.inventory):
-            if bound.subject.kind == "ServiceAccount" and bound.grants:
-                key = (bound.subject.namespace or "", bound.subject.name)
-                out.setdefault(key, set()).add(bound.namespace)
+    def build(ctx: CheckContext) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for bound in _bound(ctx):
+            subject = bound.subject
+            if subject.kind == "ServiceAccount" and bound.grants and bound.namespace != subject.namespace:
+                out.setdefault(subject.namespace or "", set()).add(subject.name)
         return out
 
-    return ctx.memo("exec_access.service-account-reach", build)
+    return ctx.memo("exec_access.far-reaching-accounts", build)
 
 
-def _escalating(grant: ExecGrant, reach: dict[tuple[str, str], set[str]]) -> bool:
+def _escalating(grant: ExecGrant, far_reaching: dict[str, set[str]]) -> bool:
     """Whether an impersonate/escalate/bind grant gives more than the namespace it holds in.
 
     Impersonating the service accounts of one namespace (which `edit` allows) gives
     nothing creating a pod there would not, unless one of them reaches further.
     """
-    if grant.path == ExecPath.ESCALATE_BIND or grant.cluster_wide:
+    if grant.path == ExecPath.ESCALATE_BIND or grant.cluster_wide or grant.resources != ("serviceaccounts",):
         return True
-    if grant.resources != ("serviceaccounts",):
-        return True
-    accounts = [
-        name for (namespace, name) in reach
-        if namespace == grant.namespace and (not grant.resource_names or name in grant.resource_names)
-    ]
-    return any(reach[(grant.namespace, name)] - {grant.namespace} for name in accounts)
+    accounts = far_reaching.get(grant.namespace, set())
+    return bool(accounts & set(grant.resource_names) if grant.resource_names else accounts)
 
 
 @check(
@@ -401,15 +405,19 @@ def _escalating(grant: ExecGrant, reach: dict[tuple[str, str], set[str]]) -> boo
     ),
 )
 def impersonate_escalate_bind(inventory: Inventory, ctx: CheckContext) -> Iterator[Hit]:
-    reach = _reach(ctx)
+    far_reaching = _far_reaching(ctx)
     for bound in _flaggable(ctx):
         if not _person(bound):
             continue
-        risky = [g for g in bound.grants if g.path in _ESCALATIONS and _escalating(g, reach)]
+        risky = [g for g in bound.grants if g.path in _ESCALATIONS and _escalating(g, far_reaching)]
         if not risky:
             continue
         observed = _observed(bound, risky)
-        what = "; ".join(f"{', '.join(g.verbs)} {', '.join(g.resources)}" for g in risky)
+        what = "; ".join(
+            f"{', '.join(g.verbs)} {', '.join(g.resources)}"
+            + (f" named {', '.join(g.resource_names)}" if g.resource_names else "")
+            for g in risky
+        )
         yield _hit(bound, f"{bound.subject} can {what} {_scope(bound)} through {_through(bound)}.", observed)
 
 

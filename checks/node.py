@@ -13,10 +13,9 @@ Debian, Ubuntu and Red Hat kernels keep the upstream base (`5.4.0`) and number
 their own builds (`-42-generic`): their patch level cannot be read at all, and
 KW-NODE-002 says so at low severity instead of KW-NODE-001 guessing.
 
-The end-of-life checks need today's date, and the Inventory carries no
-collection time: `today()` reads the wall clock, the one impure thing in the
-check engine. The lookups themselves take the date as a parameter, and tests
-replace `today` to pin it.
+The end-of-life checks compare against `ctx.today`: the day the inventory was
+collected (so a saved snapshot re-evaluates as it did then), or today's date
+for an inventory that does not say. The lookups take the date as a parameter.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -38,10 +37,6 @@ from checks.engine import CheckContext, Hit, Reference, Target, check
 
 DATA = Path(__file__).parent / "data"
 
-
-def today() -> date:
-    """The date end-of-life lookups compare against (UTC). The only clock checks read."""
-    return datetime.now(UTC).date()
 
 
 # --- versions ---------------------------------------------------------------------
@@ -172,6 +167,8 @@ def _spans(pairs: list[list[str]]) -> tuple[Span, ...]:
 
 @dataclass(frozen=True)
 class KernelCve:
+    """A kernel vulnerability usable for container escape, with its affected upstream ranges."""
+
     cve: str
     name: str
     summary: str
@@ -184,6 +181,8 @@ class KernelCve:
 
 @dataclass(frozen=True)
 class RuntimeCve:
+    """A runtime (or runc) vulnerability, with the affected releases of each runtime."""
+
     cve: str
     name: str
     component: str
@@ -200,6 +199,8 @@ class RuntimeCve:
 
 @dataclass(frozen=True)
 class EndOfLife:
+    """A release cycle found past its end of life."""
+
     cycle: str
     """The release cycle as the table names it (`1.6`, `27`, `20.04`)."""
     date: date
@@ -234,6 +235,8 @@ def _lifecycle(cycles: Mapping[str, date | None], source: str) -> Lifecycle:
 
 @dataclass(frozen=True)
 class OperatingSystem:
+    """A distribution: how to recognise its osImage, its releases' end of life, its CVE tracker."""
+
     name: str
     pattern: re.Pattern[str]
     tracker: str | None
@@ -388,16 +391,15 @@ K8S_RELEASES = Reference("Kubernetes releases and end-of-life dates", "https://k
 
 
 def _distribution_hint(node: Node, cves: list[str]) -> str:
-    """Where to confirm CVEs for this node's distribution, from its osImage."""
+    """Where to confirm CVEs for this node's distribution, from its osImage: `check <tracker> (<name>)`."""
     os_image = node.info.os_image
     found = TABLES.operating_system(os_image)
     if found is None or found[0].tracker is None:
-        where = f"({os_image})" if os_image else "(unknown OS image)"
-        return f"check your distribution's security tracker {where}"
-    system, _ = found
+        return f"check your distribution's security tracker ({os_image or 'unknown OS image'})"
+    system = found[0]
     tracker = system.tracker.format(cve=cves[0] if len(cves) == 1 else "<CVE>")
-    each = "" if len(cves) == 1 or tracker == system.tracker else " for each"
-    return f"{system.name} backports fixes without changing the version: check {tracker}{each}"
+    each = " for each" if len(cves) > 1 and tracker != system.tracker else ""
+    return f"check {tracker}{each} ({system.name})"
 
 
 # --- kernels ---------------------------------------------------------------------------------
@@ -447,7 +449,8 @@ def kernel_escape_cve(node: Node, ctx: CheckContext) -> Iterator[Hit]:
             continue
         yield Hit(
             message=f"Kernel {kernel.text} is in the range affected by {cve.cve} ({cve.name}: {span}), where"
-            f" {cve.summary}. Possibly affected: {_distribution_hint(node, [cve.cve])}.",
+            f" {cve.summary}. Possibly affected, as vendors backport fixes without changing the version:"
+            f" {_distribution_hint(node, [cve.cve])}.",
             field_path=_KERNEL_PATH,
             observed=kernel.text,
             detail=cve.cve,
@@ -569,8 +572,8 @@ def container_runtime_cve(node: Node, ctx: CheckContext) -> Iterator[Hit]:
         next one ships.
     """,
     remediation="""
-        Move the nodes to a node image with a supported runtime release (containerd 2.x for Kubernetes 1.36
-        and later, which dropped containerd 1.x), draining and replacing them pool by pool.
+        Move the nodes to a node image with a supported runtime release (Kubernetes 1.36 and later need
+        containerd 2.0 or later), draining and replacing them pool by pool.
     """,
     references=(
         Reference("containerd releases and support horizon", "https://containerd.io/releases/"),
@@ -585,7 +588,7 @@ def container_runtime_end_of_life(node: Node, ctx: CheckContext) -> Iterator[Hit
     lifecycle = TABLES.runtime_eol.get(runtime.name) if runtime else None
     if runtime is None or lifecycle is None:
         return
-    ended = lifecycle.ended(runtime.version, today())
+    ended = lifecycle.ended(runtime.version, ctx.today)
     if ended is None:
         return
     which = f"older than {runtime.name} {ended.cycle}, whose" if ended.older_than_listed else (
@@ -625,7 +628,7 @@ def kubelet_end_of_life(node: Node, ctx: CheckContext) -> Iterator[Hit]:
     version = parse_version(node.info.kubelet_version)
     if version is None:
         return
-    ended = TABLES.kubernetes_eol.ended(version, today())
+    ended = TABLES.kubernetes_eol.ended(version, ctx.today)
     if ended is None:
         return
     which = f"older than Kubernetes {ended.cycle}, whose" if ended.older_than_listed else (
@@ -747,7 +750,7 @@ def node_os_end_of_life(node: Node, ctx: CheckContext) -> Iterator[Hit]:
     if system.rolling or release not in system.releases:
         return
     end, note = system.releases[release]
-    if end > today():
+    if end > ctx.today:
         return
     yield Hit(
         message=f"OS image {os_image!r} is past end of life: {system.name} {release} security support ended"

@@ -225,7 +225,7 @@ def update_takes_all_replicas_down(workload: Workload, ctx: CheckContext) -> Ite
     if workload.kind == "DaemonSet" and replicas == 1:
         return  # one pod per node: replacing it always stops it, whatever maxUnavailable says
     if rolling is not None and _takes_all_down(rolling.max_unavailable, replicas):
-        count = f" of {replicas} replicas" if replicas is not None else ""
+        count = f" of {replicas} pods" if replicas is not None else ""
         yield Hit(
             message=f"The rolling update allows maxUnavailable {rolling.max_unavailable!r}{count}: every rollout"
             " may stop all replicas at once.",

@@ -45,7 +45,7 @@ _RBAC_GROUP = "rbac.authorization.k8s.io"
 _AUTHN_GROUP = "authentication.k8s.io"
 
 
-class Target(NamedTuple):
+class PathRequest(NamedTuple):
     """One request that is (part of) a path: a verb on a group's resource and subresource."""
 
     path: ExecPath
@@ -63,35 +63,38 @@ class Target(NamedTuple):
         return f"{name}/{self.subresource}" if self.subresource else name
 
 
-def _targets() -> tuple[Target, ...]:
-    out: list[Target] = []
+def _path_requests() -> tuple[PathRequest, ...]:
+    out: list[PathRequest] = []
     for path in (ExecPath.EXEC, ExecPath.ATTACH, ExecPath.PORT_FORWARD):
-        out += [Target(path, verb, "", "pods", path.value.split("/")[1]) for verb in ("create", "get")]
-    out += [
-        Target(ExecPath.EPHEMERAL_CONTAINERS, verb, "", "pods", "ephemeralcontainers") for verb in ("patch", "update")
-    ]
+        subresource = path.value.split("/")[1]
+        out += [PathRequest(path, verb, "", "pods", subresource) for verb in ("create", "get")]
+    debug = ExecPath.EPHEMERAL_CONTAINERS
+    out += [PathRequest(debug, verb, "", "pods", "ephemeralcontainers") for verb in ("patch", "update")]
     for group, resource in (
         ("", "pods"), ("", "replicationcontrollers"), ("apps", "deployments"), ("apps", "statefulsets"),
         ("apps", "daemonsets"), ("apps", "replicasets"), ("batch", "jobs"), ("batch", "cronjobs"),
     ):
-        out.append(Target(ExecPath.CREATE_PODS, "create", group, resource))
-    out += [Target(ExecPath.NODES_PROXY, verb, "", "nodes", "proxy", cluster_scoped=True) for verb in ("create", "get")]
+        out.append(PathRequest(ExecPath.CREATE_PODS, "create", group, resource))
+    proxy = ExecPath.NODES_PROXY
+    out += [PathRequest(proxy, verb, "", "nodes", "proxy", cluster_scoped=True) for verb in ("create", "get")]
     out += [
-        Target(ExecPath.IMPERSONATE, "impersonate", "", "users", cluster_scoped=True),
-        Target(ExecPath.IMPERSONATE, "impersonate", "", "groups", cluster_scoped=True),
-        Target(ExecPath.IMPERSONATE, "impersonate", "", "serviceaccounts"),
+        PathRequest(ExecPath.IMPERSONATE, "impersonate", "", "users", cluster_scoped=True),
+        PathRequest(ExecPath.IMPERSONATE, "impersonate", "", "groups", cluster_scoped=True),
+        PathRequest(ExecPath.IMPERSONATE, "impersonate", "", "serviceaccounts"),
         # The extra's key is the subresource; `_covered` reads which keys a rule allows.
-        Target(ExecPath.IMPERSONATE, "impersonate", _AUTHN_GROUP, "userextras", cluster_scoped=True),
-        Target(ExecPath.ESCALATE_BIND, "escalate", _RBAC_GROUP, "roles"),
-        Target(ExecPath.ESCALATE_BIND, "bind", _RBAC_GROUP, "roles"),
-        Target(ExecPath.ESCALATE_BIND, "escalate", _RBAC_GROUP, "clusterroles", cluster_scoped=True),
-        Target(ExecPath.ESCALATE_BIND, "bind", _RBAC_GROUP, "clusterroles"),
+        PathRequest(ExecPath.IMPERSONATE, "impersonate", _AUTHN_GROUP, "userextras", cluster_scoped=True),
+        PathRequest(ExecPath.ESCALATE_BIND, "escalate", _RBAC_GROUP, "roles"),
+        PathRequest(ExecPath.ESCALATE_BIND, "bind", _RBAC_GROUP, "roles"),
+        PathRequest(ExecPath.ESCALATE_BIND, "escalate", _RBAC_GROUP, "clusterroles", cluster_scoped=True),
+        PathRequest(ExecPath.ESCALATE_BIND, "bind", _RBAC_GROUP, "clusterroles"),
     ]
     return tuple(out)
 
 
-TARGETS: tuple[Target, ...] = _targets()
+PATH_REQUESTS: tuple[PathRequest, ...] = _path_requests()
 """Every request that opens a path, as the API server authorizes it."""
+_NAMESPACED_REQUESTS = tuple(t for t in PATH_REQUESTS if not t.cluster_scoped)
+_REQUEST_VERBS = frozenset(t.verb for t in PATH_REQUESTS)
 
 
 # --- the authorizer's rule matching ----------------------------------------------
@@ -218,18 +221,19 @@ def role_templates(rules: Iterable[SourcedRule], *, cluster_binding: bool) -> tu
     resources are grouped only when they share the same verbs and resourceNames.
     """
     allowed: dict[tuple[ExecPath, tuple[str, ...], str], tuple[set[str], set[str]]] = {}
+    requests = PATH_REQUESTS if cluster_binding else _NAMESPACED_REQUESTS
     for rule, source in rules:
+        if "*" not in rule.verbs and not _REQUEST_VERBS.intersection(rule.verbs):
+            continue  # most rules (get, list, watch …) open no path: skip the request walk
         names = tuple(sorted(set(rule.resource_names)))
-        for target in TARGETS:
-            if target.cluster_scoped and not cluster_binding:
+        for request in requests:
+            if not (_verb_matches(rule, request.verb) and _group_matches(rule, request.group)):
                 continue
-            if not (_verb_matches(rule, target.verb) and _group_matches(rule, target.group)):
-                continue
-            if target.verb == "create" and not target.subresource and names:
+            if request.verb == "create" and not request.subresource and names:
                 continue  # creating in a collection has no name for resourceNames to match
-            for resource in _covered(rule, target):
-                verbs, sources = allowed.setdefault((target.path, names, resource), (set(), set()))
-                verbs.add(target.verb)
+            for resource in _covered(rule, request):
+                verbs, sources = allowed.setdefault((request.path, names, resource), (set(), set()))
+                verbs.add(request.verb)
                 if source is not None:
                     sources.add(source)
     grouped: dict[tuple[ExecPath, tuple[str, ...], tuple[str, ...]], tuple[list[str], set[str]]] = {}
@@ -243,13 +247,13 @@ def role_templates(rules: Iterable[SourcedRule], *, cluster_binding: bool) -> tu
     ))
 
 
-def _covered(rule: PolicyRule, target: Target) -> list[str]:
-    """The resource names (kubectl style) a rule covers for one target; empty when none."""
-    if target.resource == "userextras":
-        base = target.qualified
+def _covered(rule: PolicyRule, request: PathRequest) -> list[str]:
+    """The resource names (kubectl style) a rule covers for one request; empty when none."""
+    if request.resource == "userextras":
+        base = request.qualified
         return [base if key == "*" else f"{base}/{key}" for key in sorted(_extra_keys(rule))]
-    if _resource_matches(rule, target.resource, target.subresource):
-        return [target.qualified]
+    if _resource_matches(rule, request.resource, request.subresource):
+        return [request.qualified]
     return []
 
 

@@ -13,6 +13,7 @@ import email.utils
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -155,11 +156,13 @@ class KubeCollector:
     async def collect(self) -> KubeResult:
         """Read the cluster. Raises KubeConnectionError only when nothing can be read."""
         started = time.monotonic()
+        collected_at = datetime.now(UTC)
         version = await self._preflight()
         lists = await asyncio.gather(*(self._collect_resource(r) for r in self.resources))
         by_resource = dict(zip(self.resources, lists, strict=True))
         inventory = _assemble(by_resource, ClusterInfo(
-            context=self.context, server=self.server, version=version, namespaces_scope=tuple(self.namespaces)))
+            context=self.context, server=self.server, version=version, namespaces_scope=tuple(self.namespaces),
+            collected_at=collected_at))
         self.on_progress(
             Progress(source="kube", task="cluster", count=len(inventory.pods), done=True,
                      message=f"read in {time.monotonic() - started:.1f}s")

@@ -100,12 +100,12 @@ DEFAULT_USERS: Mapping[str, str] = {"kubeward-admin-token": "admin"}
 #: The `/version` document when the constructor is given no `version`.
 DEFAULT_VERSION: Mapping[str, str] = {
     "major": "1",
-    "minor": "31",
-    "gitVersion": "v1.31.4",
+    "minor": "35",
+    "gitVersion": "v1.35.2",
     "gitCommit": "0000000000000000000000000000000000000000",
     "gitTreeState": "clean",
-    "buildDate": "2024-12-10T00:00:00Z",
-    "goVersion": "go1.22.9",
+    "buildDate": "2026-02-26T00:00:00Z",
+    "goVersion": "go1.25.7",
     "compiler": "gc",
     "platform": "linux/amd64",
 }
@@ -1149,7 +1149,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
 
 
 class ApiServerDouble:
-    """An in-memory Kubernetes API server (read verbs only) on a local port.
+    """An in-memory Kubernetes API server (read verbs, and RBAC's SubjectAccessReview) on a local port.
 
     ``objects`` are loaded before the server starts; every served kind is
     listable, gettable and watchable. Use it as a context manager, or call

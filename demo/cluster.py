@@ -40,7 +40,7 @@ from audit.model import ObjectRef
 NOW = datetime(2026, 9, 1, tzinfo=UTC)
 """The instant the demo cluster is observed at; every timestamp lies before it."""
 
-KUBERNETES_VERSION = "v1.31.4"
+KUBERNETES_VERSION = "v1.35.2"
 """What the control plane and the up-to-date nodes run."""
 
 MIN_PODS = 50
@@ -167,14 +167,14 @@ class _NodeProfile:
 
 
 _CURRENT = _NodeProfile(
-    "Debian GNU/Linux 12 (bookworm)", "6.1.0-28-cloud-amd64", "containerd://1.7.24", KUBERNETES_VERSION
+    "Debian GNU/Linux 12 (bookworm)", "6.1.0-28-cloud-amd64", "containerd://2.3.1", KUBERNETES_VERSION
 )
 _CURRENT_ARM = _NodeProfile(
-    "Debian GNU/Linux 12 (bookworm)", "6.1.0-28-cloud-arm64", "containerd://1.7.24", KUBERNETES_VERSION,
+    "Debian GNU/Linux 12 (bookworm)", "6.1.0-28-cloud-arm64", "containerd://2.3.1", KUBERNETES_VERSION,
     architecture="arm64",
 )
 _LAGGING = _NodeProfile(
-    "Debian GNU/Linux 12 (bookworm)", "6.1.0-28-cloud-amd64", "containerd://1.7.24", "v1.30.8"
+    "Debian GNU/Linux 12 (bookworm)", "6.1.0-28-cloud-amd64", "containerd://2.3.1", "v1.33.7"
 )
 _LEGACY_CONTAINERD = _NodeProfile(
     "Ubuntu 20.04.1 LTS", "5.4.0-42-generic", "containerd://1.6.2", "v1.24.17", pool="legacy"

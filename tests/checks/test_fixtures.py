@@ -4,7 +4,9 @@ finding of that check, `fixtures/<CHECK-ID>/fail/*.yaml` exactly the findings it
 
 A fixture file is multi-document YAML: Kubernetes objects as `kubectl get -o yaml`
 shows them (owner references included: a Deployment's pods need its ReplicaSet),
-optionally a `kind: KubewardConfig` document (the check configuration), and in a
+optionally a `kind: KubewardConfig` document (the check configuration), a
+`kind: KubewardCluster` document (the API server `version` as /version reports it, and
+`collected_at`, the date end-of-life checks judge against), and in a
 fail fixture one `kind: ExpectedFindings` document:
 
     kind: ExpectedFindings
@@ -25,6 +27,7 @@ import msgspec
 import pytest
 import yaml
 
+from audit.model import ClusterInfo
 from checks.config import Config
 from checks.engine import REGISTRY, all_checks, evaluate
 from collectors.kube import inventory_from_objects
@@ -32,13 +35,19 @@ from collectors.kube import inventory_from_objects
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def load_fixture(path: Path) -> tuple[list[dict[str, Any]], Config, list[dict[str, Any]] | None]:
+SPECIAL = ("ExpectedFindings", "KubewardConfig", "KubewardCluster")
+
+
+def load_fixture(path: Path) -> tuple[list[dict[str, Any]], Config, ClusterInfo, list[dict[str, Any]] | None]:
     docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    objects = [d for d in docs if d.get("kind") not in ("ExpectedFindings", "KubewardConfig")]
-    configs = [d for d in docs if d.get("kind") == "KubewardConfig"]
-    config = msgspec.convert({k: v for k, v in configs[0].items() if k != "kind"}, type=Config) if configs else Config()
+    objects = [d for d in docs if d.get("kind") not in SPECIAL]
+
+    def special(kind: str, into: type) -> Any:
+        found = [{k: v for k, v in d.items() if k != "kind"} for d in docs if d.get("kind") == kind]
+        return msgspec.convert(found[0], type=into, strict=False) if found else into()
+
     expected = next((d.get("findings") or [] for d in docs if d.get("kind") == "ExpectedFindings"), None)
-    return objects, config, expected
+    return objects, special("KubewardConfig", Config), special("KubewardCluster", ClusterInfo), expected
 
 
 def summary(resource: str, container: str | None, field_path: str | None, severity: str,
@@ -59,8 +68,8 @@ def cases() -> list[Any]:
 def test_fixture(check_id: str, outcome: str, path: Path) -> None:
     all_checks()
     assert check_id in REGISTRY, f"fixtures for unknown check {check_id}"
-    objects, config, expected = load_fixture(path)
-    result = evaluate(inventory_from_objects(objects), config, checks=[REGISTRY[check_id]])
+    objects, config, cluster, expected = load_fixture(path)
+    result = evaluate(inventory_from_objects(objects, cluster=cluster), config, checks=[REGISTRY[check_id]])
     got = sorted(
         summary(str(f.resource), f.container, f.field_path, f.severity.value, f.pods) for f in result.findings
     )

@@ -3,13 +3,13 @@ the data tables, end-of-life lookups with an explicit date, and the version-skew
 
 from __future__ import annotations
 
+import itertools
 import random
 import subprocess
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 import pytest
 
-import checks.node as node
 from audit.model import ClusterInfo, ServerVersion
 from checks.engine import REGISTRY, all_checks, evaluate
 from checks.node import TABLES, Version, parse_kernel, parse_runtime, parse_version
@@ -158,7 +158,7 @@ def test_every_range_is_well_formed_and_ranges_do_not_overlap() -> None:
     for cve in TABLES.kernel_cves:
         spans = sorted(cve.affected, key=lambda s: s.start)
         assert all(s.start < s.end for s in spans), cve.cve
-        assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False)), cve.cve
+        assert all(a.end <= b.start for a, b in itertools.pairwise(spans)), cve.cve
         assert cve.source == f"https://nvd.nist.gov/vuln/detail/{cve.cve}"
     for cve in TABLES.runtime_cves:
         assert cve.source == f"https://nvd.nist.gov/vuln/detail/{cve.cve}"
@@ -245,25 +245,25 @@ def _node(name: str, **info: str) -> dict:
             "status": {"nodeInfo": {**defaults, **info}}}
 
 
-def _findings(check_id: str, objects: list[dict], **cluster: str) -> list[str]:
+def _findings(check_id: str, objects: list[dict], *, apiserver: str = "", on: date | None = None) -> list[str]:
     all_checks()
-    info = ClusterInfo(version=ServerVersion(git_version=cluster["apiserver"])) if cluster else None
+    info = ClusterInfo(
+        version=ServerVersion(git_version=apiserver),
+        collected_at=datetime.combine(on, time(12), tzinfo=UTC) if on else None,
+    )
     result = evaluate(inventory_from_objects(objects, cluster=info), checks=[REGISTRY[check_id]])
     return sorted(str(f.resource) for f in result.findings)
 
 
-def test_kubelet_end_of_life_reads_the_pinned_date(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kubelet_end_of_life_is_judged_on_the_collection_date() -> None:
     nodes = [_node("a", kubeletVersion="v1.34.2"), _node("b", kubeletVersion="v1.35.0")]
-    monkeypatch.setattr(node, "today", lambda: date(2026, 10, 26))
-    assert _findings("KW-NODE-005", nodes) == []
-    monkeypatch.setattr(node, "today", lambda: date(2026, 10, 27))
-    assert _findings("KW-NODE-005", nodes) == ["Node/a"]
+    assert _findings("KW-NODE-005", nodes, on=date(2026, 10, 26)) == []
+    assert _findings("KW-NODE-005", nodes, on=date(2026, 10, 27)) == ["Node/a"]
 
 
-def test_os_end_of_life_reads_the_pinned_date(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_os_end_of_life_is_judged_on_the_collection_date() -> None:
     nodes = [_node("a", osImage="Debian GNU/Linux 12 (bookworm)"), _node("b", osImage="Ubuntu 22.04.5 LTS")]
-    monkeypatch.setattr(node, "today", lambda: date(2027, 4, 1))
-    assert _findings("KW-NODE-007", nodes) == ["Node/b"]
+    assert _findings("KW-NODE-007", nodes, on=date(2027, 4, 1)) == ["Node/b"]
 
 
 @pytest.mark.parametrize(("apiserver", "kubelet", "flagged"), [

@@ -110,7 +110,7 @@ def test_discovery_documents(http: urllib3.PoolManager) -> None:
     widgets = Resource("example.com", "v1alpha1", "widgets", "Widget", True)
     with ApiServerDouble(extra_resources=[widgets]) as server:
         version = body(get(http, server, "/version"))
-        assert version["gitVersion"] == "v1.31.4" and version["major"] == "1"
+        assert version["gitVersion"] == "v1.35.2" and version["major"] == "1"
 
         api = body(get(http, server, "/api"))
         assert api["kind"] == "APIVersions" and api["versions"] == ["v1"]
