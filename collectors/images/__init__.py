@@ -1,0 +1,1 @@
+"""Image sources: the Docker engine, OCI registries, and image archives on disk."""
