@@ -21,6 +21,8 @@ from typing import Literal
 import msgspec
 from msgspec import field
 
+from audit.images import ImageInventory
+
 
 class K8s(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
     """Base of every struct decoded from Kubernetes JSON."""
@@ -907,6 +909,20 @@ class Inventory(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, d
     runtime_classes: tuple[RuntimeClass, ...] = ()
     pod_disruption_budgets: tuple[PodDisruptionBudget, ...] = ()
     services: tuple[Service, ...] = ()
+    images: tuple[ImageInventory, ...] = ()
+    """Every distinct running image that could be read, by digest, with its layers and packages."""
+
+    @cached_property
+    def images_by_digest(self) -> dict[str, ImageInventory]:
+        return {image.digest: image for image in self.images}
+
+    def image_of(self, pod: Pod, container: str) -> ImageInventory | None:
+        """The image a pod's container runs, found through the digest its status reports."""
+        for status in (*pod.status.container_statuses, *pod.status.init_container_statuses,
+                       *pod.status.ephemeral_container_statuses):
+            if status.name == container and status.digest:
+                return self.images_by_digest.get(status.digest)
+        return None
 
     @cached_property
     def pods_by_namespace(self) -> dict[str, list[Pod]]:

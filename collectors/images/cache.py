@@ -1,0 +1,120 @@
+"""The layer cache: content-addressed, on disk, SQLite.
+
+A layer's inventory depends only on the layer's bytes, so it is stored under
+the layer digest: a rerun, or another image sharing the layer, reads no layer
+twice, and a new vulnerability database re-matches without reading any. An
+entry that fails its checksum or no longer decodes is deleted and recomputed,
+never trusted; a cache file that is not a database at all is moved aside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import msgspec
+
+from audit.images import LayerInventory
+
+SCANNER_VERSION = LayerInventory(digest="").scanner_version
+"""Entries written by another scanner version are recomputed."""
+
+_SCHEMA = """
+create table if not exists layers (
+    digest text primary key,
+    scanner_version integer not null,
+    checksum blob not null,
+    payload blob not null
+)
+"""
+
+
+def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".cache")
+    return Path(base) / "kubeward"
+
+
+class LayerCache:
+    """Layer inventories by digest. Thread-safe: image sources scan in worker threads."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or default_cache_dir()
+        self.path = self.directory / "layers.sqlite"
+        self._lock = threading.Lock()
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(LayerInventory)
+        self.discarded = 0
+        """Entries found damaged and deleted in this process."""
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("pragma journal_mode=wal")
+            db.execute(_SCHEMA)
+            return db
+        except sqlite3.DatabaseError:
+            # not a database (damaged, or something else): keep it for inspection, start afresh
+            self.path.replace(self.path.with_name(self.path.name + ".damaged"))
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute(_SCHEMA)
+            return db
+
+    def has(self, digest: str) -> bool:
+        return self.get(digest) is not None
+
+    def get(self, digest: str) -> LayerInventory | None:
+        with self._lock:
+            row = self._db.execute(
+                "select scanner_version, checksum, payload from layers where digest = ?", (digest,)
+            ).fetchone()
+        if row is None:
+            return None
+        version, checksum, payload = row
+        if version != SCANNER_VERSION or hashlib.blake2b(payload, digest_size=16).digest() != checksum:
+            self._discard(digest)
+            return None
+        try:
+            inventory = self._decoder.decode(payload)
+        except msgspec.MsgspecError:
+            self._discard(digest)
+            return None
+        if inventory.digest != digest:
+            self._discard(digest)
+            return None
+        return inventory
+
+    def put(self, inventory: LayerInventory) -> None:
+        payload = self._encoder.encode(inventory)
+        checksum = hashlib.blake2b(payload, digest_size=16).digest()
+        with self._lock:
+            self._db.execute(
+                "insert or replace into layers values (?, ?, ?, ?)",
+                (inventory.digest, SCANNER_VERSION, checksum, payload),
+            )
+
+    def _discard(self, digest: str) -> None:
+        with self._lock:
+            self._db.execute("delete from layers where digest = ?", (digest,))
+            self.discarded += 1
+
+    def stats(self) -> tuple[int, int]:
+        """(entries, bytes on disk)."""
+        with self._lock:
+            (entries,) = self._db.execute("select count(*) from layers").fetchone()
+        size = sum(p.stat().st_size for p in self.directory.glob("layers.sqlite*") if p.is_file())
+        return entries, size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._db.execute("delete from layers")
+            self._db.execute("vacuum")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
