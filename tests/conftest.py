@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.registry_server"]
+
 IN_CI = os.environ.get("CI") == "true"
 
 
