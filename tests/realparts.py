@@ -499,7 +499,9 @@ def docker_images(dockerd: Dockerd) -> Iterator[DockerImages]:
             LAYERED_DOCKERFILE.format(base="kw-test/base:1"),
             {
                 "status-added": (host_status.rstrip("\n") + "\n\n" + ADDED_PACKAGE.format(version="1.0-1")).encode(),
-                "status-upgraded": (host_status.rstrip("\n") + "\n\n" + ADDED_PACKAGE.format(version="2.0.1-1")).encode(),
+                "status-upgraded": (
+                    host_status.rstrip("\n") + "\n\n" + ADDED_PACKAGE.format(version="2.0.1-1")
+                ).encode(),
                 "bin/curl": b"\x7fELF not really curl\n",
             },
         )
@@ -510,8 +512,7 @@ def docker_images(dockerd: Dockerd) -> Iterator[DockerImages]:
             {
                 "rootfs/etc/os-release": b'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Distroless"\n',
                 "rootfs/var/lib/dpkg/status.d/base-files": (
-                    b"Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n"
-                    b"Status: install ok installed\n\n"
+                    b"Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\nStatus: install ok installed\n\n"
                 ),
                 "rootfs/app": b"#!/nothing\n",
             },

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import msgspec
+import zstandard
 
 from audit.images import LayerInventory
 from collectors.images.manifest import (
@@ -57,7 +58,8 @@ READ_SIZE = 1024 * 1024
 
 LINK_HOPS = 8
 
-_COMPRESSED_MAGIC = (b"\x1f\x8b", b"(\xb5/\xfd", b"BZh", b"\xfd7zXZ\x00")
+_ZSTD_MAGIC = b"(\xb5/\xfd"
+_COMPRESSED_MAGIC = (b"\x1f\x8b", _ZSTD_MAGIC, b"BZh", b"\xfd7zXZ\x00")
 _BLOB = re.compile(r"^blobs/(sha256)/([0-9a-f]{64})$")
 
 
@@ -278,7 +280,7 @@ class _StreamedFiles:
 def read_archive(
     path: Path, *, scan: ScanLayer, cache: LayerCache | None = None, platform: Platform | None = None
 ) -> list[ReadImage]:
-    """Every image of a docker-archive or OCI-layout tarball (`.tar`, `.tar.gz`) or OCI-layout directory.
+    """Every image of a docker-archive or OCI-layout tarball (`.tar`, `.tar.gz`, `.tar.zst` …) or OCI-layout directory.
 
     Layers whose digest `cache.has` are not read (their inventory is None). `platform` picks one
     manifest of a multi-platform image (None: this machine's, else the first the archive holds).
@@ -290,6 +292,9 @@ def read_archive(
             return _read_in_place(directory, directory.open, name, scan, cache, platform)
         with path.open("rb") as file:
             head = file.read(512)
+        if head.startswith(_ZSTD_MAGIC):  # tarfile knows gzip, bzip2 and xz, not zstd
+            with path.open("rb") as file, zstandard.ZstdDecompressor().stream_reader(file) as plain:
+                return read_archive_stream(plain, scan=scan, cache=cache, platform=platform, name=name)
         if head.startswith(_COMPRESSED_MAGIC):
             with path.open("rb") as file:
                 return read_archive_stream(file, scan=scan, cache=cache, platform=platform, name=name)
@@ -300,6 +305,8 @@ def read_archive(
         raise ImageSourceError(name, "no such file or directory") from None
     except tarfile.TarError as error:
         raise ImageSourceError(name, f"not a readable tar archive: {error}") from None
+    except zstandard.ZstdError as error:
+        raise ImageSourceError(name, f"not a readable zstd archive: {error}") from None
     except OSError as error:
         raise ImageSourceError(name, f"cannot read: {error.strerror or error}") from None
 

@@ -64,12 +64,11 @@ class _SaveStream(io.RawIOBase):
 class DockerEngine:
     """One Docker engine: reads its images by reference, id or digest."""
 
-    def __init__(
-        self, client: docker.DockerClient, *, where: str = "", timeout: float = 60.0, save_timeout: float = 600.0
-    ) -> None:
+    def __init__(self, client: docker.DockerClient, *, where: str = "", save_timeout: float = 600.0) -> None:
         self.client = client
         self.where = where or client.api.base_url
-        self.timeout = timeout
+        self.timeout = float(client.api.timeout)
+        """Seconds the small calls may take; the client's own timeout."""
         self.save_timeout = save_timeout
 
     @classmethod
@@ -86,7 +85,7 @@ class DockerEngine:
                 client = docker.from_env(timeout=timeout)
         except docker.errors.DockerException as error:
             raise ImageSourceError("", _reason(error, timeout, where)) from None
-        return cls(client, where=where, timeout=timeout, save_timeout=save_timeout)
+        return cls(client, where=where, save_timeout=save_timeout)
 
     def close(self) -> None:
         self.client.close()
@@ -210,7 +209,7 @@ def _layers_from_history(history: list[dict[str, Any]], diff_ids: tuple[str, ...
     do not add up to the layers."""
     steps = [
         HistoryStep(
-            created_by=(entry.get("CreatedBy") or entry.get("Comment") or "").strip(),
+            created_by=entry.get("CreatedBy") or entry.get("Comment") or "",
             created=datetime.fromtimestamp(entry["Created"], UTC) if entry.get("Created") else None,
             empty_layer=not _makes_layer(entry),
         )

@@ -23,10 +23,15 @@ only `stdlib` is known for them.
 Only ELF files are read, and only as far as needed: the program headers at
 the start say where the writable segments lie, the build info is in one of
 them (Go's own `debug/buildinfo` looks there too when section headers are
-stripped), and the search stops at the magic. A non-Go ELF costs reading up
-to the end of its writable data, which the layer scan has to read through
-anyway. Go's pointer-based format from before 1.18 is reported as not
-supported.
+stripped), and the search stops at the first aligned magic followed by a
+plausible header (programs using `debug/buildinfo` carry the magic as a
+constant too). A non-Go ELF costs reading up to the end of its writable data,
+which the layer scan has to read through anyway. Go's pointer-based format
+from before 1.18 is reported as not supported.
+
+This reader wants any executable, so it should be asked last: a jar or a
+METADATA file with a stray executable bit belongs to its own reader (the
+names those readers take are excluded here as well).
 """
 
 from __future__ import annotations
@@ -145,8 +150,12 @@ def _writable_segments(head: bytes, source: _CappedStream) -> list[tuple[int, in
 
 
 def _find_build_info(source: _CappedStream, segments: list[tuple[int, int]]) -> bytearray | None:
-    """The bytes from the 16-byte aligned magic on (more can be read from `source`), None when absent."""
-    keep = len(_MAGIC) - 1
+    """The bytes from the build info header on (more can be read from `source`), None when there is none.
+
+    A candidate must be 16-byte aligned and look like a header the linker writes: some Go programs
+    (debug/buildinfo's users, the go command itself) carry the magic in their data as a constant.
+    """
+    keep = _HEADER_SIZE - 1
     for start, end in segments:
         if not source.skip_to(start):
             return None
@@ -158,18 +167,26 @@ def _find_build_info(source: _CappedStream, segments: list[tuple[int, int]]) -> 
             window = carried + chunk
             window_offset = source.position - len(window)
             at = window.find(_MAGIC)
-            while at >= 0:
-                if (window_offset + at) % _ALIGN == 0:
+            while at >= 0 and len(window) - at >= _HEADER_SIZE:
+                if (window_offset + at) % _ALIGN == 0 and _looks_like_header(window, at):
                     return bytearray(window[at:])
                 at = window.find(_MAGIC, at + 1)
-            carried = window[-keep:]
+            # Keep a candidate whose header the next read completes, or enough to see one straddle the reads.
+            carried = window[at:] if at >= 0 else window[-keep:]
     return None
 
 
+def _looks_like_header(window: bytes, at: int) -> bool:
+    pointer_size, flags = window[at + 14], window[at + 15]
+    if pointer_size not in (4, 8):
+        return False
+    if flags & _FLAG_INLINE_STRINGS:
+        return window[at + 16 : at + _HEADER_SIZE] == bytes(16)  # the unused pointer slots are zero
+    return flags in (0, 1)  # pre-1.18: only the byte order bit
+
+
 def _decode_build_info(member: Member, blob: bytearray, source: _CappedStream, info_cap: int) -> PackageDB:
-    _fill(blob, source, _HEADER_SIZE + 10)
-    if len(blob) < _HEADER_SIZE:
-        return _failed(member, "Go build info header is truncated")
+    _fill(blob, source, _HEADER_SIZE + 10)  # _find_build_info saw the whole header
     if not blob[15] & _FLAG_INLINE_STRINGS:
         return _failed(member, "pre-1.18 Go build info not supported")
     strings: list[bytes] = []

@@ -77,10 +77,10 @@ def wants_java_archive(member: Member) -> bool:
 def read_java_archive(member: Member, stream: BinaryIO, *, limits: JarLimits = JarLimits()) -> PackageDB | None:
     """The Maven packages an archive and the archives inside it name; None when it names none and nothing failed."""
     if member.size > limits.archive:
-        return _failed(member, f"archive is {member.size} bytes, over the {limits.archive // _MIB} MiB cap; not read")
+        return _failed(member, f"archive is {member.size} bytes, over the cap of {limits.archive}; not read")
     data = stream.read(limits.archive + 1)
     if len(data) > limits.archive:
-        return _failed(member, f"archive is over the {limits.archive // _MIB} MiB cap; not read")
+        return _failed(member, f"archive is over the cap of {limits.archive} bytes; not read")
     scan = _ArchiveScan(member.path, limits)
     scan.archive(data, inner="")
     if not scan.packages and not scan.problems:

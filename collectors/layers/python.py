@@ -63,7 +63,8 @@ def _name_and_version(stream: BinaryIO, cap: int) -> tuple[str, str, bool]:
     while read < cap:
         chunk = stream.read(min(_CHUNK, cap - read))
         if not chunk:
-            return fields["name"], fields["version"], _take_line(pending, fields) or True
+            _take_line(pending, fields)  # the last line may lack its newline
+            return fields["name"], fields["version"], True
         read += len(chunk)
         lines = (pending + chunk).split(b"\n")
         pending = lines.pop()

@@ -155,8 +155,11 @@ def read_rpm_sqlite(member: Member, stream: BinaryIO) -> PackageDB:
     return _database(member.path, "rpm-sqlite", blobs, None)
 
 
-def sqlite_header_blobs(data: bytes) -> list[bytes]:
-    """The header blobs of the `Packages` table of an SQLite rpmdb, in install order."""
+def sqlite_header_blobs(data: bytes, *, steps: int = _SQLITE_STEPS) -> list[bytes]:
+    """The header blobs of the `Packages` table of an SQLite rpmdb, in install order; SQLite stops
+    (`OperationalError: interrupted`) after `steps` thousand virtual-machine steps."""
+    if len(data) < 512:
+        raise HeaderError(f"{len(data)} bytes is too short for an SQLite database")
     if len(data) >= 20 and data[18:20] == b"\x02\x02":
         # WAL mode, which an in-memory database cannot open: read it as a rollback-journal database.
         # (rpm checkpoints the WAL when it closes the database, so a clean image has nothing in it.)
@@ -164,12 +167,12 @@ def sqlite_header_blobs(data: bytes) -> list[bytes]:
     connection = sqlite3.connect(":memory:")
     try:
         connection.deserialize(data)
-        steps = 0
+        taken = 0
 
-        def budget() -> int:
-            nonlocal steps
-            steps += 1
-            return steps > _SQLITE_STEPS
+        def budget() -> bool:
+            nonlocal taken
+            taken += 1
+            return taken > steps
 
         connection.set_progress_handler(budget, 1000)
         connection.execute("PRAGMA query_only = ON")
@@ -248,11 +251,14 @@ def bdb_hash_values(data: bytes) -> tuple[list[bytes], str | None]:
             continue
         for index in range(1, entries, 2):  # values are the odd items
             offset = item_offset.unpack_from(data, base + _PAGE_HEADER + 2 * index)[0]
-            if offset + 12 > page_size:
+            if offset >= page_size:
                 broken += 1
                 continue
             if data[base + offset] != _H_OFFPAGE:
                 continue  # an inline value: rpm keeps small bookkeeping records there, never headers
+            if offset + 12 > page_size:
+                broken += 1
+                continue
             first, length = offpage.unpack_from(data, base + offset + 4)
             value = _overflow_chain(data, first, length, page_size, pages, page_header)
             if value is None:

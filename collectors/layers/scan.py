@@ -40,7 +40,7 @@ import msgspec
 import zstandard
 
 from audit.images import Executable, LayerInventory, OSRelease, PackageDB
-from collectors.layers import apk, dpkg, rpm  # noqa: F401  (each registers its readers on import)
+from collectors.layers import apk, dpkg, go, java, npm, python, rpm  # noqa: F401  (each registers its readers)
 from collectors.layers.os_release import (
     OS_RELEASE_PATHS,
     RELEASE_FILE_BYTES,
@@ -56,7 +56,8 @@ GiB = 1024 * MiB
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Caps on what one layer may cost; reaching one stops the scan with an error."""
+    """Caps on what one layer may cost. Reaching the layer, member or path caps stops the scan with an error;
+    a database over its cap is recorded with an error and not read, and the scan goes on."""
 
     layer_bytes: int = 8 * GiB
     """Uncompressed tar bytes per layer (a decompression bomb stops here)."""
@@ -445,9 +446,8 @@ class _LayerScan:
         except (LayerReadError, tarfile.ReadError):
             raise  # the layer itself broke under the reader: that ends the scan, not just this database
         except Exception as error:  # a reader bug or an input it did not expect must not end the scan
-            database = PackageDB(
-                path=path, kind=reader.kind, error=f"{reader.kind} reader failed: {type(error).__name__}: {error}"
-            )
+            message = f"{reader.kind} reader failed: {type(error).__name__}: {error}"
+            database = PackageDB(path=path, kind=reader.kind, error=message.replace("\n", " "))
         if database is not None:
             self.databases[path] = database
 
@@ -502,6 +502,7 @@ class _LayerScan:
         if self.errors:
             more = self.error_count - len(self.errors)
             error = "; ".join(self.errors) + (f"; and {more} more" if more > 0 else "")
+            error = error.replace("\r", " ").replace("\n", " ")  # one line, whatever an exception said
         return LayerInventory(
             digest=digest,
             size=size,

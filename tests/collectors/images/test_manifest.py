@@ -158,7 +158,11 @@ def descriptor(digest_seed: bytes, platform: str | None, **annotations: str) -> 
     entry: dict = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha256(digest_seed), "size": 1}
     if platform:
         os_name, architecture, *variant = platform.split("/")
-        entry["platform"] = {"os": os_name, "architecture": architecture, **({"variant": variant[0]} if variant else {})}
+        entry["platform"] = {
+            "os": os_name,
+            "architecture": architecture,
+            **({"variant": variant[0]} if variant else {}),
+        }
     if annotations:
         entry["annotations"] = annotations
     return entry
@@ -273,9 +277,7 @@ def test_oci_plan_with_base_annotations_and_blob_digests():
     (plan,) = plan_images(Files(layout.files))
     assert plan.digest == layout.manifests[0]
     assert plan.references == ("app:2",)
-    assert [(b.path, b.digest, b.diff_id) for b in plan.blobs] == [
-        (f"blobs/sha256/{d[7:]}", d, d) for d in DIFF_IDS
-    ]
+    assert [(b.path, b.digest, b.diff_id) for b in plan.blobs] == [(f"blobs/sha256/{d[7:]}", d, d) for d in DIFF_IDS]
     assert plan.base_digest == sha256(b"base")
     assert plan.base_name == "docker.io/library/debian:12"
     assert [r.created_by for r in plan.layers] == ["COPY layer-1 /", "COPY layer-2 /"]

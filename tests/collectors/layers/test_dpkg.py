@@ -71,7 +71,7 @@ def test_this_machines_status_file_read_from_a_layer_agrees_with_dpkg_query() ->
     assert {(p.name, p.version, p.arch) for p in database.packages} == expected
     assert {(p.name, p.source_name, p.source_version) for p in database.packages} == expected_sources
     assert {p.ecosystem for p in database.packages} == {"deb"}
-    host_id = next(line.split("=", 1)[1].strip('"') for line in os_release.decode().splitlines() if line.startswith("ID="))
+    host_id = next(line[3:].strip('"') for line in os_release.decode().splitlines() if line.startswith("ID="))
     assert inventory.os_release is not None and inventory.os_release.id == host_id
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import subprocess
 import time
 import zipfile
@@ -214,6 +215,20 @@ def test_the_inflation_budget_bounds_the_whole_walk() -> None:
     assert database.error is not None and database.error.endswith("stopped here: over 60000 bytes inflated in all")
 
 
+def test_an_overlapping_entries_bomb_stops_at_the_inflation_budget() -> None:
+    """Fifield's non-recursive bomb: many central directory entries share one local file's data."""
+    one = archive({"META-INF/maven/a/b/pom.properties": pom("a", "b", "1", padding=60_000)})
+    end = one.rfind(b"PK\x05\x06")
+    size, offset = struct.unpack_from("<II", one, end + 12)
+    directory = one[offset : offset + size] * 5000
+    end_record = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 5000, 5000, len(directory), offset, 0)
+    bomb = one[:offset] + directory + end_record
+    database = read(bomb, inflated=10 << 20)
+    assert database is not None and 0 < len(database.packages) < 200
+    assert database.error == (
+        f"META-INF/maven/a/b/pom.properties: stopped here: over {10 << 20} bytes inflated in all")
+
+
 def test_the_entry_and_central_directory_caps() -> None:
     many = archive({f"com/example/C{i}.class": b"\xca\xfe" for i in range(100)})
     database = read(many, entries=10)
@@ -227,11 +242,11 @@ def test_the_archive_cap_is_respected() -> None:
     data = archive(dict([pom_entry("a", "b", "1")]))
     stream = io.BytesIO(data)
     database = read_java_archive(member(APP, len(data)), stream, limits=JarLimits(archive=100))
-    assert database is not None and database.error == f"archive is {len(data)} bytes, over the 0 MiB cap; not read"
+    assert database is not None and database.error == f"archive is {len(data)} bytes, over the cap of 100; not read"
     assert stream.tell() == 0
     stream = io.BytesIO(data)  # a stream longer than the size it declared is cut at the cap too
     database = read_java_archive(member(APP, 50), stream, limits=JarLimits(archive=100))
-    assert database is not None and database.error == "archive is over the 0 MiB cap; not read"
+    assert database is not None and database.error == "archive is over the cap of 100 bytes; not read"
     assert stream.tell() == 101
 
 
