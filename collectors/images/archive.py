@@ -16,11 +16,15 @@ archive cannot plant an inventory under another layer's digest.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import io
+import lzma
 import posixpath
 import re
 import tarfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,12 +58,23 @@ BUFFER_LIMIT = 128 * 1024 * 1024
 """The most bytes of small files kept from one stream: more is no image archive."""
 
 READ_SIZE = 1024 * 1024
-"""Read layers in large pieces: small reads through tarfile's stream buffer copy a lot."""
+"""Layers are read in pieces this large: fewer, larger copies."""
 
 LINK_HOPS = 8
 
-_ZSTD_MAGIC = b"(\xb5/\xfd"
-_COMPRESSED_MAGIC = (b"\x1f\x8b", _ZSTD_MAGIC, b"BZh", b"\xfd7zXZ\x00")
+
+def _zstd_reader(file: BinaryIO) -> BinaryIO:
+    return zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True)  # type: ignore[return-value]
+
+
+_DECOMPRESSORS: dict[bytes, Callable[[BinaryIO], BinaryIO]] = {
+    # the stdlib readers check the end of the stream, so a truncated archive is told as such
+    b"\x1f\x8b": gzip.open,  # type: ignore[dict-item]
+    b"BZh": bz2.open,  # type: ignore[dict-item]
+    b"\xfd7zXZ\x00": lzma.open,  # type: ignore[dict-item]
+    b"(\xb5/\xfd": _zstd_reader,
+}
+_COMPRESSED_MAGIC = tuple(_DECOMPRESSORS)
 _BLOB = re.compile(r"^blobs/(sha256)/([0-9a-f]{64})$")
 
 
@@ -70,6 +85,74 @@ class LayerCache(Protocol):
 
 
 # ---------------------------------------------------------------- reading a layer once
+
+
+class _OneWay(io.RawIOBase):
+    """A stream read once, front to back, that tarfile can treat as a file.
+
+    tarfile's own stream mode copies every byte through its buffer several times; given
+    `tell` and a forward-only `seek` (which reads and drops what it skips) it reads members
+    straight from here. The first failure of the source repeats on every later call: the
+    scanner records rather than raises what goes wrong inside a layer, and a broken
+    connection or damaged compressed archive must still reach the archive reader."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self._position = 0
+        self.failure: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if self.failure is not None:
+            raise self.failure
+        target = offset if whence == io.SEEK_SET else self._position + offset
+        if whence not in (io.SEEK_SET, io.SEEK_CUR):
+            raise io.UnsupportedOperation("a stream only goes forward")
+        if target < self._position:
+            # tarfile goes back only to retry a member that ended early: the stream did
+            raise EOFError("the archive ends inside a member")
+        while self._position < target:
+            if not self.read(min(READ_SIZE, target - self._position)):
+                self._position = target  # past the end, as a file would: reads give nothing
+        return self._position
+
+    def read(self, size: int = -1) -> bytes:
+        """All `size` bytes, fewer only at the end: tarfile takes a short read for a cut archive."""
+        if size is None or size < 0:
+            return self.readall()
+        pieces = []
+        while size > 0:
+            piece = super().read(size)
+            if not piece:
+                break
+            pieces.append(piece)
+            size -= len(piece)
+        return b"".join(pieces)
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        if self.failure is not None:
+            raise self.failure
+        try:
+            readinto = getattr(self._source, "readinto", None)
+            if readinto is not None:
+                size = readinto(buffer) or 0
+            else:
+                data = self._source.read(len(buffer))
+                size = len(data)
+                buffer[:size] = data
+        except Exception as failure:
+            self.failure = failure
+            raise
+        self._position += size
+        return size
 
 
 class _HashingReader(io.RawIOBase):
@@ -85,19 +168,24 @@ class _HashingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
-        data = self._source.read(len(buffer))
-        if not data:
-            return 0
-        size = len(data)
-        buffer[:size] = data
-        self._hash.update(data)
-        if len(self.head) < 8:
-            self.head += data[: 8 - len(self.head)]
-        self.count += size
+        readinto = getattr(self._source, "readinto", None)
+        if readinto is not None:
+            size = readinto(buffer) or 0  # straight into the caller's buffer: one copy fewer
+            data = memoryview(buffer)[:size]
+        else:
+            data = self._source.read(len(buffer))
+            size = len(data)
+            buffer[:size] = data
+        if size:
+            self._hash.update(data)
+            if len(self.head) < 8:
+                self.head += bytes(data[: 8 - len(self.head)])
+            self.count += size
         return size
 
     def drain(self) -> None:
-        while self._source is not None:
+        """Read what the scanner left (tar padding, or all of it after a failure) into the hash."""
+        while True:
             data = self._source.read(READ_SIZE)
             if not data:
                 return
@@ -168,7 +256,8 @@ def _accept(scanned: ScannedLayer, blob: LayerBlob, number: int) -> tuple[LayerI
 
 
 def normal_path(name: str) -> str:
-    """A member name as a path relative to the archive root; "" when it leaves the root."""
+    """A member name as a path relative to the archive root (`..` stops at the root, as in a
+    container); "" for the root itself."""
     path = posixpath.normpath("/" + name.replace("\\", "/")).lstrip("/")
     return "" if path in ("", ".") else path
 
@@ -292,12 +381,10 @@ def read_archive(
             return _read_in_place(directory, directory.open, name, scan, cache, platform)
         with path.open("rb") as file:
             head = file.read(512)
-        if head.startswith(_ZSTD_MAGIC):  # tarfile knows gzip, bzip2 and xz, not zstd
-            with path.open("rb") as file, zstandard.ZstdDecompressor().stream_reader(file) as plain:
+        opener = next((open_ for magic, open_ in _DECOMPRESSORS.items() if head.startswith(magic)), None)
+        if opener is not None:
+            with path.open("rb") as file, opener(file) as plain:
                 return read_archive_stream(plain, scan=scan, cache=cache, platform=platform, name=name)
-        if head.startswith(_COMPRESSED_MAGIC):
-            with path.open("rb") as file:
-                return read_archive_stream(file, scan=scan, cache=cache, platform=platform, name=name)
         with tarfile.open(path, mode="r:") as tar:
             files = _TarFiles(tar)
             return _read_in_place(files, files.open, name, scan, cache, platform)
@@ -305,8 +392,8 @@ def read_archive(
         raise ImageSourceError(name, "no such file or directory") from None
     except tarfile.TarError as error:
         raise ImageSourceError(name, f"not a readable tar archive: {error}") from None
-    except zstandard.ZstdError as error:
-        raise ImageSourceError(name, f"not a readable zstd archive: {error}") from None
+    except (gzip.BadGzipFile, zlib.error, lzma.LZMAError, zstandard.ZstdError) as error:
+        raise ImageSourceError(name, f"damaged compressed archive: {error}") from None
     except OSError as error:
         raise ImageSourceError(name, f"cannot read: {error.strerror or error}") from None
 
@@ -324,17 +411,25 @@ def read_archive_stream(
 
     `known_layers` are digests the caller knows are layers (the Docker engine's diff ids): an OCI
     blob named by one of them is skipped when the cache has it. A docker-archive layer's identity
-    is only known once it has been hashed, so those are all scanned."""
+    is only known once it has been hashed, so those are all scanned. A failure of `stream` itself
+    is raised as it came, even when it first surfaced inside a layer the scanner was reading."""
     files = _StreamedFiles()
     known = frozenset(known_layers)
+    source = _OneWay(stream)
     try:
-        with tarfile.open(fileobj=stream, mode="r|*", bufsize=READ_SIZE) as tar:
+        with tarfile.open(fileobj=source, mode="r:") as tar:
             for member in tar:
                 _take(tar, member, files, known, scan, cache, name)
+        while source.read(READ_SIZE):  # past the end marker: a compressed stream checks its trailer here
+            pass
     except tarfile.TarError as error:
+        if source.failure is not None:  # tarfile wraps some failures of its source: say the real one
+            raise source.failure from None
+        if "unexpected end of data" in str(error):
+            raise ImageSourceError(name, "the archive is cut short") from None
         raise ImageSourceError(name, f"not a readable tar archive: {error}") from None
     except EOFError:
-        raise ImageSourceError(name, "the archive ends in the middle of a file") from None
+        raise ImageSourceError(name, "the archive is cut short") from None
     plans = _plans(files, name, platform)
     return _read_images(plans, lambda blob, number: _streamed_layer(files, blob, number, scan, cache))
 

@@ -15,7 +15,6 @@ the first byte). Every failure is an `ImageSourceError` with a one-line reason.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import urllib.parse
@@ -30,35 +29,17 @@ import urllib3.exceptions
 
 from audit.images import LayerRef
 from collectors.images.archive import LayerCache, ScanLayer, read_archive_stream
-from collectors.images.manifest import HistoryStep, ImageSourceError, ReadImage, align_history, one_line, parse_config
+from collectors.images.manifest import (
+    HistoryStep,
+    ImageSourceError,
+    ManifestError,
+    ReadImage,
+    align_history,
+    one_line,
+    parse_config,
+)
 
 _PULLABLE_PREFIXES = ("docker-pullable://", "docker://")
-
-
-class _SaveStream(io.RawIOBase):
-    """The body of `GET /images/{id}/get`, remembering how it failed.
-
-    The scanner records rather than raises what goes wrong inside a layer, so a broken
-    connection must keep failing on every later read until it reaches the reader."""
-
-    def __init__(self, raw: Any) -> None:
-        self._raw = raw
-        self.failure: BaseException | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
-        if self.failure is not None:
-            raise self.failure
-        try:
-            data = self._raw.read(len(buffer))
-        except Exception as failure:
-            self.failure = failure
-            raise
-        size = len(data)
-        buffer[:size] = data
-        return size
 
 
 class DockerEngine:
@@ -103,7 +84,10 @@ class DockerEngine:
             history = self.client.api.history(attrs["Id"])
         except Exception as error:
             raise ImageSourceError(reference, _reason(error, self.timeout, self.where)) from None
-        described = describe(attrs, history)
+        try:
+            described = describe(attrs, history)
+        except ManifestError as error:
+            raise ImageSourceError(reference, str(error)) from None
         # every layer known and the history lined up: nothing to gain from a save
         cached = cache is not None and all(cache.has(digest) for digest in described.diff_ids)
         if cached and described.diff_ids and not described.errors:
@@ -128,26 +112,19 @@ class DockerEngine:
     ) -> ReadImage:
         api = self.client.api
         url = f"{api.base_url}/v{api.api_version}/images/{urllib.parse.quote(image_id, safe='')}/get"
-        stream: _SaveStream | None = None
         try:
             # the SDK's own get_image turns the socket timeout off; this keeps it
             response = api.get(url, stream=True, timeout=(self.timeout, self.save_timeout))
             with response:
                 if response.status_code != 200:
                     raise ImageSourceError(reference, f"docker save failed: {_api_message(response)}")
-                stream = _SaveStream(response.raw)
                 images = read_archive_stream(
-                    stream, scan=scan, cache=cache, known_layers=diff_ids, name=f"docker save {reference}"
+                    response.raw, scan=scan, cache=cache, known_layers=diff_ids, name=f"docker save {reference}"
                 )
         except ImageSourceError as error:
-            if stream is not None and stream.failure is not None:
-                raise ImageSourceError(reference, _reason(stream.failure, self.save_timeout, self.where)) from None
             raise ImageSourceError(reference, error.reason) from None
-        except Exception as error:
-            failure = stream.failure if stream is not None and stream.failure is not None else error
-            raise ImageSourceError(reference, _reason(failure, self.save_timeout, self.where)) from None
-        if stream.failure is not None:
-            raise ImageSourceError(reference, _reason(stream.failure, self.save_timeout, self.where))
+        except Exception as error:  # the connection, as the archive reader met it
+            raise ImageSourceError(reference, _reason(error, self.save_timeout, self.where)) from None
         matching = [image for image in images if image.config_digest == image_id] or images
         saved = matching[0]
         if not saved.layers and saved.errors:

@@ -265,4 +265,4 @@ def _failed(member: Member, why: str) -> PackageDB:
     return PackageDB(path=member.path, kind="go-binary", error=why)
 
 
-GO_READER = register(DatabaseReader(kind="go-binary", wants=wants_go_binary, read=read_go_binary))
+GO_READER = register(DatabaseReader(kind="go-binary", wants=wants_go_binary, read=read_go_binary, streams=True))

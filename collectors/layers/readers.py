@@ -33,6 +33,9 @@ class DatabaseReader:
     kind: str
     wants: Callable[[Member], bool]
     read: Callable[[Member, BinaryIO], PackageDB | None]
+    streams: bool = False
+    """Reads in constant memory under its own cap (Go binaries can be gigabytes), so the
+    scanner's per-database size cap does not apply."""
 
 
 READERS: list[DatabaseReader] = []

@@ -104,6 +104,8 @@ _INPUT_CHUNK = 128 * 1024
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZSTD_SKIPPABLE_FIRST = frozenset(bytes([first]) for first in range(0x50, 0x60))
+"""A zstd stream may open with a skippable frame (magic 0x184D2A5?, little-endian)."""
 _UNSUPPORTED_MAGIC = {b"\xfd7zXZ\x00": "xz", b"BZh": "bzip2", b"\x04\x22\x4d\x18": "lz4"}
 
 
@@ -112,7 +114,7 @@ def open_tar_bytes(stream: BinaryIO, *, limit: int) -> _TarBytes:
     head = _read_head(stream, 6)
     if head.startswith(_GZIP_MAGIC):
         return _GzipTarBytes(stream, head, limit)
-    if head.startswith(_ZSTD_MAGIC):
+    if head.startswith(_ZSTD_MAGIC) or (head[:1] in _ZSTD_SKIPPABLE_FIRST and head[1:4] == b"\x2a\x4d\x18"):
         return _ZstdTarBytes(stream, head, limit)
     for magic, name in _UNSUPPORTED_MAGIC.items():
         if head.startswith(magic):
@@ -365,7 +367,9 @@ class _LayerScan:
 
     def walk(self, archive: tarfile.TarFile) -> None:
         limits = self.limits
-        readers = tuple(READERS)
+        # streaming readers (Go binaries: any large executable) come last, so nothing more
+        # specific loses a file to them
+        readers = tuple(sorted(READERS, key=lambda reader: reader.streams))
         bin_dirs = _BIN_DIRS
         kinds = _EXECUTABLE_KINDS
         members = 0
@@ -431,7 +435,7 @@ class _LayerScan:
         self, archive: tarfile.TarFile, info: tarfile.TarInfo, member: Member, reader: DatabaseReader
     ) -> None:
         path = _printable(member.path)
-        if info.size > self.limits.database_bytes:
+        if info.size > self.limits.database_bytes and not reader.streams:
             self.databases[path] = PackageDB(
                 path=path,
                 kind=reader.kind,

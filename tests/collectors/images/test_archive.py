@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import lzma
 import subprocess
 import tarfile
 from dataclasses import dataclass, field
@@ -283,6 +284,11 @@ def test_directory_reads_nothing_outside_itself(tmp_path):
     assert image.errors == [f"layer 1 ({A}): escape/layer.tar is not in the archive"]
 
 
+def bad_deflate(gz: bytes) -> bytes:
+    """A gzip file whose first deflate block has the reserved block type."""
+    return gz[:10] + b"\xff" + gz[11:]
+
+
 def tar_of(files: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
@@ -302,10 +308,12 @@ def tar_of(files: dict[str, bytes]) -> bytes:
         ("plain.tar", tar_of({"hello.txt": b"hi"}), "neither index.json nor manifest.json"),
         ("garbage.tar.gz", gzipped(b"garbage" * 100), "not a readable tar archive"),
         ("garbage.tar.zst", zstandard.ZstdCompressor().compress(b"garbage" * 100), "not a readable tar archive"),
-        ("corrupt.tar.zst", b"(\xb5/\xfd" + b"\xff" * 64, "not a readable zstd archive"),
+        ("corrupt.tar.zst", b"(\xb5/\xfd" + b"\xff" * 64, "damaged compressed archive: "),
+        ("corrupt.tar.gz", bad_deflate(gzipped(tar_of({"manifest.json": b"[]"}))), "damaged compressed"),
         ("bad-manifest.tar", tar_of({"manifest.json": b"[not json"}), "manifest.json: JSON is malformed"),
         ("no-images.tar", tar_of({"manifest.json": b"[]"}), "the archive holds no image"),
-        ("truncated.tar.gz", oci_layout([OCIImage([LAYER_A], image_config([A]))]).tar(gzip=True)[:300], "archive"),
+        ("truncated.tar.gz", oci_layout([OCIImage([LAYER_A], image_config([A]))]).tar(gzip=True)[:300], "cut short"),
+        ("truncated.tar.xz", lzma.compress(tar_of({"manifest.json": b"[]"}))[:-30], "cut short"),
     ],
     ids=lambda value: value if isinstance(value, str) and value.endswith((".tar", ".gz")) else "",
 )
@@ -318,6 +326,26 @@ def test_unreadable_archives_are_image_source_errors(tmp_path, name, content, re
     assert caught.value.image == str(path)
     assert reason in caught.value.reason
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        ("inside a layer", "the archive is cut short"),
+        # a plain tar has no trailer: cut between members, what is missing tells
+        ("between members", "neither index.json nor manifest.json: not an image archive or OCI layout"),
+    ],
+)
+def test_a_stream_cut_short_is_no_image(where, reason):
+    from collectors.layers.scan import scan_layer
+
+    big = layer_tar({"usr/share/blob": bytes(3 * 1024 * 1024)})
+    archive = oci_layout([OCIImage([big], image_config([sha256(big)]))]).tar()
+    start = archive.index(big[:512])
+    cut = start + len(big) // 2 if where == "inside a layer" else start + len(big)
+    with pytest.raises(ImageSourceError) as caught:
+        read_archive_stream(io.BytesIO(archive[:cut]), scan=scan_layer, name="saved")
+    assert caught.value.reason == reason
 
 
 def test_config_missing_from_the_archive_is_an_error_of_that_image(tmp_path):

@@ -111,13 +111,14 @@ def rpmdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec = work / "tiny.spec"
     spec.write_text(SPEC)
     for name, version, release, epoch, target, with_libs in PACKAGES:
-        defines = {"_topdir": work / "top", "_tmppath": work / "tmp", "pkgname": name, "pkgversion": version,
-                   "pkgrelease": release}
+        # Every path rpmbuild would use under the home directory or /var/tmp points into the temporary dir.
+        defines = {"_topdir": work / "top", "_tmppath": work / "tmp", "_dbpath": work / "builddb", "pkgname": name,
+                   "pkgversion": version, "pkgrelease": release}
         if epoch is not None:
             defines["pkgepoch"] = epoch
         if with_libs:
             defines["withlibs"] = "1"
-        command = [rpmbuild, "-bb", "--quiet", "--target", target]
+        command = [rpmbuild, "-bb", "--quiet", "--nodeps", "--target", target]
         for macro, value in defines.items():
             command += ["--define", f"{macro} {value}"]
         subprocess.run([*command, str(spec)], check=True, capture_output=True)

@@ -108,7 +108,8 @@ def test_concatenated_gzip_members_and_zstd_frames_are_one_stream() -> None:
     half = len(SAMPLE) // 1024 * 512
     pigz_style = gzip.compress(SAMPLE[:half]) + gzip.compress(SAMPLE[half:])
     frames = zstandard.ZstdCompressor().compress(SAMPLE[:half]) + zstandard.ZstdCompressor().compress(SAMPLE[half:])
-    for blob in (pigz_style, frames):
+    skippable_first = b"\x5a\x2a\x4d\x18" + (4).to_bytes(4, "little") + b"meta" + frames
+    for blob in (pigz_style, frames, skippable_first):
         inventory = scan(blob)
         assert inventory.error is None
         assert [db.path for db in inventory.databases] == ["var/lib/dpkg/status"]
