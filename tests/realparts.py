@@ -18,7 +18,7 @@ starts in well under a second here; building the test images takes a few.
 - `scratch`: `docker build` `FROM scratch` with a distroless-style
   `var/lib/dpkg/status.d/` and its os-release.
 
-The helpers below (`layer_tar`, `import_image`, `build_image`,
+The helpers below (`layer_tar`, `import_image`, `build_image`, `load_images`,
 `docker_archive`, `oci_layout`) are for any test that needs an image of its own.
 """
 
@@ -411,6 +411,11 @@ def build_image(client, tag: str, dockerfile: str, files: dict[str, Entry] | Non
         fileobj=io.BytesIO(context), custom_context=True, tag=tag, rm=True, forcerm=True, network_mode="none"
     )
     return image.id
+
+
+def load_images(client, archive: bytes) -> list[str]:  # type: ignore[no-untyped-def]
+    """`docker load` of an archive (e.g. from `docker_archive`); returns the ids of the images in it."""
+    return [image.id for image in client.images.load(archive)]
 
 
 def _shared_libraries(binary: str) -> list[str]:

@@ -35,7 +35,8 @@ class Folded:
 
 
 def _under(path: str, directory: str) -> bool:
-    return path.startswith(directory + "/")
+    """Whether `path` lies inside `directory` (`""` is the root, which holds everything)."""
+    return directory == "" or path.startswith(directory + "/")
 
 
 def fold_layers(layers: Sequence[LayerInventory]) -> Folded:

@@ -15,7 +15,7 @@ from collectors.images.archive import read_archive_stream
 from collectors.images.docker_engine import DockerEngine
 from collectors.images.manifest import ImageSourceError
 from tests.collectors.images.test_archive import KnownDigests, Recorder, dpkg_query
-from tests.realparts import OCIImage, image_config, layer_tar, oci_layout, sha256
+from tests.realparts import OCIImage, docker_archive, image_config, layer_tar, load_images, oci_layout, sha256
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,30 @@ def test_some_layers_cached_in_the_classic_layout_are_read_anyway(engine, docker
     # the classic layout names layer files by v1 ids: which is which shows only once hashed
     assert sorted(read for _told, read in scan.handed) == sorted(diff_ids)
     assert all(inventory is not None for inventory in image.layer_inventories)
+
+
+def test_hand_made_archive_with_a_whiteout_loads_and_reads_back(engine, dockerd):
+    base = layer_tar({"etc/os-release": b"ID=debian\n", "usr/bin/wget": b"wget"})
+    removal = layer_tar({"usr/bin/.wh.wget": b""})
+    history = [
+        {"created_by": "ADD rootfs /"},
+        {"created_by": "ENV A=1", "empty_layer": True},
+        {"created_by": "RUN rm /usr/bin/wget"},
+    ]
+    config = image_config([sha256(base), sha256(removal)], history=history)
+    client = dockerd.client()
+    try:
+        (image_id,) = load_images(client, docker_archive([([base, removal], config, ["kw-test/loaded:1"])]))
+    finally:
+        client.close()
+    assert image_id == sha256(config)
+    scan = Recorder()
+    image = engine.read_image("kw-test/loaded:1", scan=scan)
+    assert [(r.digest, r.created_by, r.empty_layer_steps) for r in image.layers] == [
+        (sha256(base), "ADD rootfs /", ()),
+        (sha256(removal), "RUN rm /usr/bin/wget", ("ENV A=1",)),
+    ]
+    assert sorted(read for _told, read in scan.handed) == sorted([sha256(base), sha256(removal)])
 
 
 # ---------------------------------------------------------------- errors

@@ -94,3 +94,10 @@ def test_base_boundary_from_history_then_os_database() -> None:
     assert find_base_boundary(plain, layers) == (2, "os-database")
     assert find_base_boundary(plain, layers, base_layer_count=1) == (1, "annotation")
     assert find_base_boundary(plain[:1], layers[:1]) == (0, "")
+
+
+def test_an_opaque_root_hides_every_lower_layer() -> None:
+    layers = [layer("a", dpkg(deb("x", "1")), executables=(Executable(path="bin/sh", kind="shell", name="sh"),)),
+              layer("b", opaque_dirs=("",))]
+    folded = fold_layers(layers)
+    assert (folded.packages, folded.executables) == ([], [])

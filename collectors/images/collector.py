@@ -1,0 +1,194 @@
+"""Read every distinct running image, from the first source that has it.
+
+Images come from the pods: the digest a container status reports (deduplicated,
+so 10,000 containers cost a few hundred reads), the names the pods use, and
+the platform of the node that runs them. Each image is tried against the
+configured sources in order (the Docker engine, then the image's registry);
+its layers are scanned once per layer digest (the cache remembers), folded into
+the final filesystem and attributed. An image no source can read becomes a
+coverage gap naming the image and every source's reason; the audit goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from audit.findings import CoverageGap
+from audit.images import ImageInventory, LayerInventory
+from audit.model import Inventory
+from audit.progress import Progress, ProgressCallback, ignore_progress
+from collectors.images.cache import LayerCache
+from collectors.images.manifest import ImageSourceError, ReadImage
+from collectors.layers.fold import find_base_boundary, fold_layers
+from collectors.layers.scan import scan_layer
+
+Platform = tuple[str, str, str | None]
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One distinct image the cluster runs."""
+
+    digest: str | None
+    """`sha256:…` from the container statuses; None for containers that have not started."""
+    references: tuple[str, ...]
+    """Every name pods use for it, spec names first."""
+    repository_digest: str | None
+    """`repo@sha256:…` from the status imageID: the exact thing to pull."""
+    platform: Platform
+
+    @property
+    def key(self) -> str:
+        return self.digest or self.references[0]
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """What to ask a source for, most exact first."""
+        return tuple(dict.fromkeys([*([self.repository_digest] if self.repository_digest else []),
+                                    *self.references]))
+
+
+@dataclass
+class _Seen:
+    platform: Platform
+    digest: str | None = None
+    references: list[str] = field(default_factory=list)
+    repository_digest: str | None = None
+
+    def add(self, *names: str | None) -> None:
+        self.references.extend(n for n in names if n and n not in self.references)
+
+
+def images_in_use(inventory: Inventory) -> list[ImageRequest]:
+    """The distinct images of the running pods (by digest; by name until a container starts)."""
+    found: dict[str, _Seen] = {}
+    for pod in inventory.pods:
+        node = inventory.nodes_by_name.get(pod.spec.node_name or "")
+        platform: Platform = ("linux", "amd64", None)
+        if node is not None:
+            platform = (node.info.operating_system or "linux", node.info.architecture or "amd64", None)
+        specs = {c.name: c.image for _, c in pod.spec.all_containers()}
+        started = set()
+        for status in (*pod.status.init_container_statuses, *pod.status.container_statuses,
+                       *pod.status.ephemeral_container_statuses):
+            started.add(status.name)
+            key = status.digest or specs.get(status.name) or status.image
+            if not key:
+                continue
+            seen = found.setdefault(key, _Seen(platform=platform, digest=status.digest))
+            seen.add(specs.get(status.name), status.image)
+            if seen.repository_digest is None and "@" in status.image_id:
+                seen.repository_digest = status.image_id.split("://", 1)[-1]
+        for name, image in specs.items():
+            if name not in started and image:
+                found.setdefault(image, _Seen(platform=platform)).add(image)
+    return [
+        ImageRequest(digest=s.digest, references=tuple(s.references), repository_digest=s.repository_digest,
+                     platform=s.platform)
+        for _, s in sorted(found.items())
+    ]
+
+
+ImageReader = Callable[[str, Platform, Callable[..., LayerInventory], LayerCache], ReadImage]
+"""A source: (reference, platform, scan, cache) → ReadImage, blocking; raises ImageSourceError."""
+
+
+@dataclass
+class ImageCollector:
+    sources: Sequence[tuple[str, ImageReader]]
+    """(name, reader) in the order to try them."""
+    cache: LayerCache
+    concurrency: int = 4
+    timeout: float = 900.0
+    """Seconds one image may take across all its sources."""
+    on_progress: ProgressCallback = ignore_progress
+    _gaps: list[CoverageGap] = field(default_factory=list)
+
+    def scan(self, stream: BinaryIO, *, digest: str) -> LayerInventory:
+        """Scan one layer and remember it; a layer that could not be read in full is not cached
+        (a network cut looks the same as a damaged layer, and the next run should try again)."""
+        inventory = scan_layer(stream, digest=digest)
+        if inventory.error is None:
+            self.cache.put(inventory)
+        return inventory
+
+    async def collect(self, inventory: Inventory) -> tuple[tuple[ImageInventory, ...], tuple[CoverageGap, ...]]:
+        requests = images_in_use(inventory)
+        semaphore = asyncio.Semaphore(self.concurrency)
+        done = 0
+        started = time.monotonic()
+
+        async def one(request: ImageRequest) -> ImageInventory | None:
+            nonlocal done
+            async with semaphore:
+                image = await self._read(request)
+            done += 1
+            self.on_progress(Progress(source="images", task="images", count=done))
+            return image
+
+        results = await asyncio.gather(*(one(r) for r in requests))
+        images = tuple(image for image in results if image is not None)
+        elapsed = time.monotonic() - started
+        self.on_progress(Progress(source="images", task="images", count=len(images), done=True,
+                                  failed=len(images) < len(requests),
+                                  message=f"{len(images)} of {len(requests)} images in {elapsed:.1f}s"))
+        return images, tuple(self._gaps)
+
+    async def _read(self, request: ImageRequest) -> ImageInventory | None:
+        reasons: list[str] = []
+        for name, reader in self.sources:
+            for reference in request.candidates:
+                try:
+                    read = await asyncio.wait_for(
+                        asyncio.to_thread(reader, reference, request.platform, self.scan, self.cache),
+                        timeout=self.timeout,
+                    )
+                except ImageSourceError as error:
+                    reasons.append(f"{name}: {error.reason}")
+                    continue
+                except TimeoutError:
+                    reasons.append(f"{name}: no answer within {self.timeout:g}s")
+                    break
+                return build_image(read, source=name, cache=self.cache, digest=request.digest,
+                                   references=request.references)
+        self._gaps.append(CoverageGap(
+            source="images", verb="read", resource=request.references[0] if request.references else request.key,
+            reason="unreadable", message="; ".join(dict.fromkeys(reasons)) or "no image source is configured",
+        ))
+        return None
+
+
+def build_image(
+    read: ReadImage, *, source: str, cache: LayerCache, digest: str | None = None, references: Sequence[str] = ()
+) -> ImageInventory:
+    """Fold what a source read into an ImageInventory, taking skipped layers from the cache."""
+    errors = list(read.errors)
+    layers: list[LayerInventory] = []
+    for index, ref in enumerate(read.layers):
+        scanned = read.layer_inventories[index] if index < len(read.layer_inventories) else None
+        if scanned is None:
+            keys = [ref.digest, *(read.diff_ids[index:index + 1] if index < len(read.diff_ids) else [])]
+            scanned = next((found for key in keys if (found := cache.get(key)) is not None), None)
+        if scanned is None:
+            errors.append(f"layer {index + 1} ({ref.digest[:19]}…) was not read")
+            scanned = LayerInventory(digest=ref.digest)
+        layers.append(scanned)
+    folded = fold_layers(layers)
+    base_layers, base_reason = find_base_boundary(read.layers, layers)
+    return ImageInventory(
+        digest=digest or read.digest,
+        references=tuple(dict.fromkeys([*references, *read.references])),
+        source=source,
+        config=read.config,
+        layers=tuple(read.layers),
+        base_layers=base_layers,
+        base_reason=base_reason,
+        os_release=folded.os_release,
+        packages=tuple(folded.packages),
+        executables=tuple(folded.executables),
+        errors=tuple([*errors, *folded.errors]),
+    )
