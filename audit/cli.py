@@ -29,9 +29,9 @@ from rich.text import Text
 
 from audit import __version__
 from audit.findings import Category, Severity
-from audit.pipeline import AuditOptions, run_audit
+from audit.pipeline import AuditOptions, ImageOptions, run_audit
 from audit.progress import Progress, ProgressCallback, ignore_progress
-from audit.report import Report, ReportError, load_report, save_report
+from audit.report import Report, ReportError, load_report, save_report, write_atomic
 from audit.styles import GRADE_STYLES, SEVERITY_STYLES
 from checks.config import Config, ConfigError, load_config
 from collectors.kube import KubeConnectionError
@@ -57,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_options(scan, suppress=True)
     scan.add_argument("-o", "--output", metavar="PATH", help="write the Report (JSON) here")
 
+    image = commands.add_parser("image", help="scan one image on its own")
+    image_commands = image.add_subparsers(dest="image_command", metavar="ACTION", required=True)
+    image_scan = image_commands.add_parser("scan", help="scan an image archive, OCI layout or reference")
+    image_scan.add_argument("image", metavar="PATH|REF",
+                            help="a docker-archive or OCI-layout tarball or directory, or an image reference")
+    image_scan.add_argument("-o", "--output", metavar="PATH", help="write the image inventory (JSON) here")
+    _add_image_options(image_scan, suppress=True)
+
+    cache = commands.add_parser("cache", help="show or clear the layer cache")
+    cache.add_argument("action", nargs="?", choices=("show", "clear"), default="show")
+
     open_ = commands.add_parser("open", help="open a saved Report in the dashboard, offline")
     open_.add_argument("report", metavar="REPORT.json")
 
@@ -65,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="audit the built-in demo cluster")
     demo.add_argument("--config", metavar="FILE", help="check configuration (YAML)")
+    demo.add_argument("--images", action="store_true",
+                      help="also try to read the demo's images (they are fictional: expect coverage gaps)")
     demo.add_argument("--pods", type=_positive_int, default=400, metavar="N",
                       help="size of the demo cluster in pods (default 400)")
     demo.add_argument("--seed", type=int, default=7, help="the demo cluster is generated from this seed")
@@ -92,6 +105,18 @@ def _add_cluster_options(parser: argparse.ArgumentParser, *, suppress: bool) -> 
     parser.add_argument("--request-timeout", type=float, metavar="SECONDS",
                         help="seconds to wait for one API response (default 30)", **default)
     parser.add_argument("--config", metavar="FILE", help="check configuration (YAML)", **default)
+    _add_image_options(parser, suppress=suppress)
+
+
+def _add_image_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default: dict[str, object] = {"default": argparse.SUPPRESS} if suppress else {}
+    parser.add_argument("--no-images", action="store_true", help="do not read the running images", **default)
+    parser.add_argument("--image-source", metavar="LIST",
+                        help="where to read images, in order (default: docker,registry)", **default)
+    parser.add_argument("--insecure-registry", metavar="HOST", action="append",
+                        help="a registry (host:port or CIDR) that may be read over plain HTTP (repeatable)",
+                        **default)
+    parser.add_argument("--docker-host", metavar="URL", help="the Docker engine (default: DOCKER_HOST)", **default)
 
 
 def _positive_int(text: str) -> int:
@@ -121,6 +146,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _demo(args)
     if args.command == "checks":
         return _checks(markdown=args.markdown)
+    if args.command == "cache":
+        return _cache(args.action)
+    if args.command == "image":
+        return _image_scan(args)
     target = load_kube_target(getattr(args, "kubeconfig", None), getattr(args, "context", None))
     options = _options(args)
     if args.command == "scan":
@@ -133,7 +162,18 @@ def _options(args: argparse.Namespace) -> AuditOptions:
     timeout = getattr(args, "request_timeout", None)
     config_path = getattr(args, "config", None)
     config = load_config(config_path) if config_path else Config()
-    return AuditOptions(namespaces=tuple(namespaces), timeout=timeout or 30.0, config=config)
+    images_off = getattr(args, "no_images", False) or (args.command == "demo" and not args.images)
+    return AuditOptions(namespaces=tuple(namespaces), timeout=timeout or 30.0, config=config,
+                        images=None if images_off else _image_options(args))
+
+
+def _image_options(args: argparse.Namespace) -> ImageOptions:
+    sources = tuple(s.strip() for s in (getattr(args, "image_source", None) or "docker,registry").split(",") if s)
+    unknown = sorted(set(sources) - {"docker", "registry"})
+    if unknown:
+        raise CliError(f"unknown image source {', '.join(unknown)} (choose from docker, registry)")
+    return ImageOptions(sources=sources, docker_host=getattr(args, "docker_host", None),
+                        insecure_registries=tuple(getattr(args, "insecure_registry", None) or ()))
 
 
 def _scan(target: KubeTarget, options: AuditOptions, output: str | None) -> int:
@@ -147,6 +187,102 @@ def _scan(target: KubeTarget, options: AuditOptions, output: str | None) -> int:
             raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
     print_summary(report, Console(), output=output)
     return 0
+
+
+def _cache(action: str) -> int:
+    from collectors.images.cache import LayerCache
+
+    cache = LayerCache()
+    if action == "clear":
+        cache.clear()
+    entries, size = cache.stats()
+    print(f"{cache.path}: {entries} layers, {size / 1e6:.1f} MB")
+    return 0
+
+
+def _image_scan(args: argparse.Namespace) -> int:
+    """`kubeward image scan PATH|REF`: one image (or every image of an archive) on its own."""
+    import msgspec
+
+    from collectors.images.archive import read_archive
+    from collectors.images.cache import LayerCache
+    from collectors.images.collector import build_image
+    from collectors.images.manifest import ImageSourceError
+    from collectors.layers.scan import scan_layer
+
+    options = _image_options(args)
+    cache = LayerCache(options.cache_dir)
+
+    def scan(stream, *, digest):  # type: ignore[no-untyped-def]
+        inventory = scan_layer(stream, digest=digest)
+        if inventory.error is None:
+            cache.put(inventory)
+        return inventory
+
+    path = Path(args.image)
+    try:
+        if path.exists():
+            images = [build_image(read, source="archive", cache=cache) for read in read_archive(path, scan=scan,
+                                                                                               cache=cache)]
+        else:
+            images = [_image_from_sources(args.image, options, scan, cache)]
+    except ImageSourceError as error:
+        raise CliError(f"{args.image}: {error.reason}") from None
+    finally:
+        cache.close()
+    if args.output:
+        try:
+            write_atomic(Path(args.output), msgspec.json.encode(images))
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    _print_images(images, Console())
+    return 0
+
+
+def _image_from_sources(reference, options, scan, cache):  # type: ignore[no-untyped-def]
+    from collectors.images.collector import build_image
+    from collectors.images.docker_engine import DockerEngine
+    from collectors.images.manifest import ImageSourceError
+    from collectors.images.registry import RegistryClient
+
+    reasons = []
+    for source in options.sources:
+        try:
+            if source == "docker":
+                engine = DockerEngine.connect(options.docker_host)
+                try:
+                    return build_image(engine.read_image(reference, scan=scan, cache=cache), source="docker",
+                                       cache=cache)
+                finally:
+                    engine.close()
+            with RegistryClient(insecure=frozenset(options.insecure_registries)) as client:
+                read = client.read_image(reference, scan=scan, cache=cache)
+                return build_image(read, source="registry", cache=cache)
+        except ImageSourceError as error:
+            reasons.append(f"{source}: {error.reason}")
+    raise ImageSourceError(reference, "; ".join(reasons) or "no image source")
+
+
+def _print_images(images, console: Console) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    for image in images:
+        release = image.os_release
+        console.print(Text.assemble((image.references[0] if image.references else image.digest, "bold"),
+                                    f"  {image.digest}"))
+        console.print(f"OS: {release.pretty_name or release.id + ' ' + release.version_id if release else 'unknown'}"
+                      f" · user: {image.config.user or 'root'} · shell: {'yes' if image.has_shell else 'no'}"
+                      f" · package manager: {'yes' if image.has_package_manager else 'no'}")
+        table = Table(show_edge=False)
+        for column in ("layer", "step", "packages"):
+            table.add_column(column)
+        per_layer = Counter(a.layer for a in image.packages)
+        for index, ref in enumerate(image.layers):
+            where = "base" if index < image.base_layers else "own"
+            table.add_row(f"{index + 1} ({where})", Text((ref.created_by or "")[:80]), str(per_layer.get(index, 0)))
+        console.print(table)
+        for error in image.errors:
+            console.print(Text(f"warning: {error}", style="yellow"))
 
 
 def _checks(*, markdown: bool) -> int:

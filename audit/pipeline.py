@@ -6,13 +6,24 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
 
 from audit import __version__
+from audit.findings import CoverageGap
+from audit.images import ImageInventory
+from audit.model import Inventory
 from audit.progress import Progress, ProgressCallback, ignore_progress
 from audit.report import Report, ReportMeta
 from checks.config import Config
 from checks.engine import evaluate
 from checks.rbac import exec_matrix
+from collectors.images.cache import LayerCache
+from collectors.images.collector import ImageCollector, ImageReader
+from collectors.images.docker_engine import DockerEngine
+from collectors.images.manifest import ImageSourceError
+from collectors.images.registry import RegistryClient
 from collectors.kube import KubeCollector, RetryPolicy
 from collectors.kubeconfig import KubeTarget
 
@@ -29,6 +40,20 @@ class AuditOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     config: Config = field(default_factory=Config)
     """The check configuration (disabled checks, severities, sensitive and untrusted labels)."""
+    images: ImageOptions | None = field(default_factory=lambda: ImageOptions())
+    """How to read the running images; None turns image scanning off (`--no-images`)."""
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    sources: Sequence[str] = ("docker", "registry")
+    """Where to look for an image, in order."""
+    docker_host: str | None = None
+    """The Docker engine (default: DOCKER_HOST, else the local socket)."""
+    insecure_registries: Sequence[str] = ()
+    """Registries (host:port or CIDR) that may be spoken to over plain HTTP."""
+    concurrency: int = 4
+    cache_dir: Path | None = None
 
 
 async def run_audit(
@@ -52,9 +77,14 @@ async def run_audit(
         on_progress=on_progress,
     )
     result = await collector.collect()
+    inventory, gaps = result.inventory, list(result.gaps)
+    if options.images is not None:
+        images, image_gaps = await collect_images(inventory, options.images, on_progress=on_progress)
+        inventory = msgspec.structs.replace(inventory, images=images)
+        gaps.extend(image_gaps)
     # CPU-bound; a thread keeps the TUI's event loop responsive while it runs
-    evaluation = await asyncio.to_thread(evaluate, result.inventory, options.config)
-    matrix = exec_matrix(result.inventory)
+    evaluation = await asyncio.to_thread(evaluate, inventory, options.config)
+    matrix = exec_matrix(inventory)
     on_progress(Progress(source="checks", task="evaluate", count=len(evaluation.findings), done=True,
                          message=f"{len(evaluation.stats)} checks in {evaluation.seconds:.2f}s"))
     return Report(
@@ -65,9 +95,42 @@ async def run_audit(
             started=started,
             finished=datetime.now(UTC),
         ),
-        inventory=result.inventory,
+        inventory=inventory,
         findings=evaluation.findings,
-        gaps=result.gaps,
+        gaps=tuple(gaps),
         check_stats=evaluation.stats,
         exec_matrix=matrix,
     )
+
+
+async def collect_images(
+    inventory: Inventory, options: ImageOptions, *, on_progress: ProgressCallback = ignore_progress
+) -> tuple[tuple[ImageInventory, ...], tuple[CoverageGap, ...]]:
+    """Read the running images from the configured sources. A Docker engine that does not answer
+    is left out quietly: most audits run from machines that have none, and every image it would
+    have served is still tried in its registry (and named in a gap if that fails too)."""
+    sources: list[tuple[str, ImageReader]] = []
+    closers = []
+    for name in options.sources:
+        if name == "docker":
+            try:
+                engine = await asyncio.to_thread(DockerEngine.connect, options.docker_host, timeout=20.0)
+            except ImageSourceError:
+                continue
+            closers.append(engine.close)
+            sources.append(("docker", lambda ref, platform, scan, cache, e=engine: e.read_image(
+                ref, scan=scan, cache=cache)))
+        elif name == "registry":
+            client = RegistryClient(insecure=frozenset(options.insecure_registries), timeout=60.0)
+            closers.append(client.close)
+            sources.append(("registry", lambda ref, platform, scan, cache, c=client: c.read_image(
+                ref, platform=platform, scan=scan, cache=cache)))
+    cache = LayerCache(options.cache_dir)
+    try:
+        collector = ImageCollector(sources=sources, cache=cache, concurrency=options.concurrency,
+                                   on_progress=on_progress)
+        return await collector.collect(inventory)
+    finally:
+        for close in closers:
+            close()
+        cache.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.registry_server"]
+pytest_plugins = ["tests.registry_server", "tests.realparts"]
 
 IN_CI = os.environ.get("CI") == "true"
 

@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from collectors.images.archive import read_archive_stream
-from collectors.images.docker_engine import DockerEngine
+from collectors.images.docker_engine import DockerEngine, describe
 from collectors.images.manifest import ImageSourceError
 from tests.collectors.images.test_archive import KnownDigests, Recorder, dpkg_query
 from tests.realparts import OCIImage, docker_archive, image_config, layer_tar, load_images, oci_layout, sha256
@@ -126,6 +126,40 @@ def test_hand_made_archive_with_a_whiteout_loads_and_reads_back(engine, dockerd)
         (sha256(removal), "RUN rm /usr/bin/wget", ("ENV A=1",)),
     ]
     assert sorted(read for _told, read in scan.handed) == sorted([sha256(base), sha256(removal)])
+
+
+def api_history(*steps: tuple[str, int]) -> list[dict]:
+    """History API entries (newest first) for (CreatedBy, Size) steps given oldest first."""
+    return [
+        {"Created": 1_700_000_000 + i, "CreatedBy": by, "Size": size, "Comment": ""}
+        for i, (by, size) in enumerate(steps)
+    ][::-1]
+
+
+def test_describe_tells_layer_steps_from_the_history_api():
+    attrs = {
+        "Id": "sha256:" + "1" * 64,
+        "RootFS": {"Layers": ["sha256:" + "a" * 64, "sha256:" + "b" * 64, "sha256:" + "c" * 64]},
+    }
+    history = api_history(
+        ("", 5000),  # an import
+        ("/bin/sh -c #(nop)  ENV A=1", 0),
+        ("/bin/sh -c #(nop) COPY file:abc in /x ", 0),  # a COPY of an empty file still makes a layer
+        ("RUN /bin/sh -c rm /y # buildkit", 0),  # BuildKit writes the instruction
+        ('CMD ["sh"]', 0),
+    )
+    described = describe(attrs, history)
+    assert [(r.created_by, r.empty_layer_steps) for r in described.layers] == [
+        ("", ()),
+        ("/bin/sh -c #(nop) COPY file:abc in /x ", ("/bin/sh -c #(nop)  ENV A=1",)),
+        ("RUN /bin/sh -c rm /y # buildkit", ()),
+    ]
+    assert described.errors == []
+
+    # a step that changed nothing made no layer, which the API does not say: the read falls back to a save
+    described = describe({**attrs, "RootFS": {"Layers": attrs["RootFS"]["Layers"][:2]}}, history)
+    assert [r.created_by for r in described.layers] == ["", ""]
+    assert described.errors == ["the engine's history names 3 layer steps but the image has 2 layers"]
 
 
 # ---------------------------------------------------------------- errors
