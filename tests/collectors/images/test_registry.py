@@ -40,7 +40,6 @@ from collectors.images.registry import (
 )
 from tests.registry_server import BASIC_USERS, OCI_INDEX, Pushed, RegistryServer, free_port, sha256_digest
 
-
 GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 TAR_LAYER = "application/vnd.oci.image.layer.v1.tar"
 DOCKER_GZIP_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
