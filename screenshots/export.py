@@ -29,7 +29,7 @@ SIZE = (130, 40)
 
 async def export_overview(kubeconfig: Path) -> list[Path]:
     target = load_kube_target(str(kubeconfig), environ={})
-    app = KubewardApp(target=target, options=AuditOptions())
+    app = KubewardApp(target=target, options=AuditOptions(images=None))
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()

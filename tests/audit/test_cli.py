@@ -31,7 +31,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
 def test_scan_writes_a_report(serve, demo_objects, tmp_path: Path) -> None:
     double, kubeconfig = serve(demo_objects, tls=True)
     out = tmp_path / "report.json"
-    result = run("scan", "--kubeconfig", str(kubeconfig), "-o", str(out))
+    result = run("scan", "--no-images", "--kubeconfig", str(kubeconfig), "-o", str(out))
     assert result.returncode == 0, result.stderr
     report = load_report(out)
     assert len(report.inventory.pods) == sum(o["kind"] == "Pod" for o in demo_objects)
@@ -46,7 +46,9 @@ def test_scan_never_loads_textual(serve, demo_objects, tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from audit.cli import main\n"
-        f"rc = main(['scan', '--kubeconfig', {str(kubeconfig)!r}, '-o', {str(tmp_path / 'r.json')!r}])\n"
+        # image scanning on, against a Docker engine that is not there: the image code is loaded, nothing leaves
+        f"rc = main(['scan', '--kubeconfig', {str(kubeconfig)!r}, '-o', {str(tmp_path / 'r.json')!r},"
+        f" '--image-source', 'docker', '--docker-host', 'unix://{tmp_path}/none.sock'])\n"
         "assert rc == 0, rc\n"
         "import audit.pipeline, audit.report, collectors.kube, checks\n"
         "assert 'textual' not in sys.modules, sorted(m for m in sys.modules if m.startswith('textual'))\n"
@@ -60,7 +62,7 @@ def test_scan_never_loads_textual(serve, demo_objects, tmp_path: Path) -> None:
 def test_namespace_flag(serve, demo_objects, tmp_path: Path) -> None:
     _, kubeconfig = serve(demo_objects)
     out = tmp_path / "report.json"
-    result = run("--kubeconfig", str(kubeconfig), "scan", "-n", "kube-system", "-o", str(out))
+    result = run("--kubeconfig", str(kubeconfig), "scan", "--no-images", "-n", "kube-system", "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert {p.namespace for p in load_report(out).inventory.pods} == {"kube-system"}
 
@@ -122,9 +124,47 @@ def test_demo_serve_prints_a_working_kubeconfig(tmp_path: Path) -> None:
         kubeconfig = process.stdout.readline().strip()
         assert Path(kubeconfig).is_file()
         out = tmp_path / "r.json"
-        result = run("scan", "--kubeconfig", kubeconfig, "-o", str(out))
+        result = run("scan", "--no-images", "--kubeconfig", kubeconfig, "-o", str(out))
         assert result.returncode == 0, result.stderr
         assert len(load_report(out).inventory.pods) == 60
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_image_scan_of_an_archive(tmp_path: Path) -> None:
+    import json
+
+    from tests.realparts import docker_archive, image_config, layer_tar, sha256
+
+    status = Path("/var/lib/dpkg/status").read_bytes()
+    layers = [
+        layer_tar({"etc/os-release": Path("/etc/os-release").read_bytes(), "var/lib/dpkg/status": status,
+                   "bin/sh": "dash"}),
+        layer_tar({"app/main.py": b"print('hi')\n"}),
+    ]
+    config = image_config([sha256(layer) for layer in layers], config={"User": "app"})
+    archive = tmp_path / "app.tar"
+    archive.write_bytes(docker_archive([(layers, config, ["shop/app:1.0"])]))
+    out = tmp_path / "image.json"
+    result = subprocess.run(
+        [KUBEWARD, "image", "scan", str(archive), "-o", str(out)], capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert result.returncode == 0, result.stderr
+    [image] = json.loads(out.read_text())
+    names = {p["package"]["name"] for p in image["packages"]}
+    installed = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package}\n"],
+                               capture_output=True, text=True, check=True).stdout
+    assert names == {line.split()[1] for line in installed.splitlines() if line.startswith("ii")}
+    assert image["config"]["user"] == "app"
+    assert "shop/app:1.0" in result.stdout
+    assert "shell: yes" in result.stdout
+
+
+def test_image_scan_of_something_that_is_not_an_image(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"not a tar at all" * 100)
+    result = subprocess.run([KUBEWARD, "image", "scan", str(junk)], capture_output=True, text=True, timeout=60,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert_one_line_error(result, str(junk))

@@ -18,7 +18,7 @@ def cell_texts(table) -> list[list[str]]:
 async def test_live_collection_fills_the_tables(serve, demo_objects) -> None:
     _, kubeconfig = serve(demo_objects, tls=True)
     target = load_kube_target(str(kubeconfig), environ={})
-    app = KubewardApp(target=target, options=AuditOptions())
+    app = KubewardApp(target=target, options=AuditOptions(images=None))
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -47,7 +47,7 @@ async def test_connection_failure_ends_the_app_with_one_line(serve) -> None:
     double, kubeconfig = serve([])
     target = load_kube_target(str(kubeconfig), environ={})
     double.stop()
-    app = KubewardApp(target=target, options=AuditOptions(timeout=2))
+    app = KubewardApp(target=target, options=AuditOptions(timeout=2, images=None))
     async with app.run_test(size=(100, 30)) as pilot:
         with pytest.raises(WorkerFailed):
             await app.workers.wait_for_complete()
