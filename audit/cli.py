@@ -117,6 +117,9 @@ def _add_image_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
                         help="a registry (host:port or CIDR) that may be read over plain HTTP (repeatable)",
                         **default)
     parser.add_argument("--docker-host", metavar="URL", help="the Docker engine (default: DOCKER_HOST)", **default)
+    parser.add_argument("--image-archive", metavar="PATH", action="append",
+                        help="read images from this docker-archive / OCI-layout tarball or directory first"
+                             " (repeatable)", **default)
 
 
 def _positive_int(text: str) -> int:
@@ -172,8 +175,13 @@ def _image_options(args: argparse.Namespace) -> ImageOptions:
     unknown = sorted(set(sources) - {"docker", "registry"})
     if unknown:
         raise CliError(f"unknown image source {', '.join(unknown)} (choose from docker, registry)")
+    archives = tuple(Path(p) for p in getattr(args, "image_archive", None) or ())
+    for archive in archives:
+        if not archive.exists():
+            raise CliError(f"image archive {archive}: no such file or directory")
     return ImageOptions(sources=sources, docker_host=getattr(args, "docker_host", None),
-                        insecure_registries=tuple(getattr(args, "insecure_registry", None) or ()))
+                        insecure_registries=tuple(getattr(args, "insecure_registry", None) or ()),
+                        archives=archives)
 
 
 def _scan(target: KubeTarget, options: AuditOptions, output: str | None) -> int:

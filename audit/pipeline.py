@@ -20,7 +20,7 @@ from checks.config import Config
 from checks.engine import evaluate
 from checks.rbac import exec_matrix
 from collectors.images.cache import LayerCache
-from collectors.images.collector import ImageCollector, ImageReader
+from collectors.images.collector import ArchiveSource, ImageCollector, ImageReader
 from collectors.images.docker_engine import DockerEngine
 from collectors.images.manifest import ImageSourceError
 from collectors.images.registry import RegistryClient
@@ -54,6 +54,8 @@ class ImageOptions:
     """Registries (host:port or CIDR) that may be spoken to over plain HTTP."""
     concurrency: int = 4
     cache_dir: Path | None = None
+    archives: Sequence[Path] = ()
+    """Image tarballs or OCI layouts to read images from first (`--image-archive`)."""
 
 
 async def run_audit(
@@ -111,6 +113,8 @@ async def collect_images(
     have served is still tried in its registry (and named in a gap if that fails too)."""
     sources: list[tuple[str, ImageReader]] = []
     closers = []
+    if options.archives:
+        sources.append(("archive", ArchiveSource(options.archives)))
     for name in options.sources:
         if name == "docker":
             try:

@@ -12,15 +12,18 @@ coverage gap naming the image and every source's reason; the audit goes on.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 
 from audit.findings import CoverageGap
 from audit.images import ImageInventory, LayerInventory
 from audit.model import Inventory
 from audit.progress import Progress, ProgressCallback, ignore_progress
+from collectors.images.archive import read_archive
 from collectors.images.cache import LayerCache
 from collectors.images.manifest import ImageSourceError, ReadImage
 from collectors.layers.fold import find_base_boundary, fold_layers
@@ -95,6 +98,35 @@ def images_in_use(inventory: Inventory) -> list[ImageRequest]:
 
 ImageReader = Callable[[str, Platform, Callable[..., LayerInventory], LayerCache], ReadImage]
 """A source: (reference, platform, scan, cache) → ReadImage, blocking; raises ImageSourceError."""
+
+
+class ArchiveSource:
+    """Images from docker-archive / OCI-layout tarballs or directories the user named, matched to
+    the pods by digest or by name. The archives are read once, on first use."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = list(paths)
+        self._images: list[ReadImage] | None = None
+        self._errors: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, reference: str, platform: Platform, scan: Callable[..., LayerInventory],
+                 cache: LayerCache) -> ReadImage:
+        with self._lock:
+            if self._images is None:
+                self._images = []
+                for path in self.paths:
+                    try:
+                        self._images.extend(read_archive(path, scan=scan, cache=cache))
+                    except ImageSourceError as error:
+                        self._errors.append(f"{path}: {error.reason}")
+        name = reference.split("://", 1)[-1]
+        digest = name.rpartition("@")[2] if "@" in name else None
+        for read in self._images:
+            if name in read.references or (digest is not None and digest in (read.digest, read.config_digest)):
+                return read
+        detail = f" ({'; '.join(self._errors)})" if self._errors else ""
+        raise ImageSourceError(reference, f"not in the image archives given{detail}")
 
 
 @dataclass

@@ -33,3 +33,23 @@ async def test_images_can_be_turned_off(serve, tmp_path: Path) -> None:
     _, kubeconfig = serve([pod("web", "nginx:1.27", "docker.io/library/nginx@sha256:" + "2" * 64)])
     report = await run_audit(load_kube_target(str(kubeconfig), environ={}), AuditOptions(images=None))
     assert report.inventory.images == () and report.gaps == ()
+
+
+async def test_images_from_an_archive_given_on_the_command_line(serve, tmp_path: Path) -> None:
+    from tests.realparts import docker_archive, image_config, layer_tar, sha256
+
+    layers = [layer_tar({"etc/alpine-release": b"3.20.3\n", "lib/apk/db/installed":
+                         b"P:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n\nP:busybox\nV:1.36.1-r29\nA:x86_64\no:busybox\n",
+                         "bin/busybox": b"\x7fELF", "bin/sh": "/bin/busybox"})]
+    archive = tmp_path / "images.tar"
+    archive.write_bytes(docker_archive([(layers, image_config([sha256(layers[0])]), ["shop/tiny:2.0"])]))
+    _, kubeconfig = serve([pod("tiny", "shop/tiny:2.0", "docker.io/shop/tiny@sha256:" + "3" * 64)])
+    options = AuditOptions(images=ImageOptions(sources=(), archives=(archive,), cache_dir=tmp_path / "cache"))
+    report = await run_audit(load_kube_target(str(kubeconfig), environ={}), options)
+    [found] = report.inventory.images
+    assert found.source == "archive"
+    assert found.digest == "sha256:" + "3" * 64  # the cluster's name for it, so pods find it
+    assert {(a.package.name, a.package.version) for a in found.packages} == {("musl", "1.2.5-r0"),
+                                                                           ("busybox", "1.36.1-r29")}
+    assert found.os_release is not None and found.os_release.id == "alpine"
+    assert found.has_shell
