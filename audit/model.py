@@ -974,6 +974,7 @@ class Inventory(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, d
             "networkpolicies": len(self.network_policies),
             "runtimeclasses": len(self.runtime_classes),
             "poddisruptionbudgets": len(self.pod_disruption_budgets),
+            "images": len(self.images),
         }
 
 

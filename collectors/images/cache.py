@@ -13,11 +13,15 @@ import hashlib
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import msgspec
 
 from audit.images import LayerInventory
+
+RECENT_ENTRIES = 512
+"""Decoded layer inventories kept in memory (a base layer's is ~100 KB of packages)."""
 
 SCANNER_VERSION = LayerInventory(digest="").scanner_version
 """Entries written by another scanner version are recomputed."""
@@ -49,6 +53,8 @@ class LayerCache:
         self._decoder = msgspec.msgpack.Decoder(LayerInventory)
         self.discarded = 0
         """Entries found damaged and deleted in this process."""
+        self._recent: OrderedDict[str, LayerInventory] = OrderedDict()
+        """Decoded inventories, most recently used last: base layers are shared by many images."""
         self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -56,6 +62,8 @@ class LayerCache:
         try:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("pragma journal_mode=wal")
+            # a lost cache entry after a power cut is merely recomputed: no need to sync every write
+            db.execute("pragma synchronous=normal")
             db.execute(_SCHEMA)
             return db
         except sqlite3.DatabaseError:
@@ -66,10 +74,27 @@ class LayerCache:
             return db
 
     def has(self, digest: str) -> bool:
-        return self.get(digest) is not None
+        """Whether an intact entry exists (its checksum is verified; it is not decoded: sources ask
+        this for every layer before deciding what to download, and `get` decodes it once later)."""
+        with self._lock:
+            if digest in self._recent:
+                return True
+            row = self._db.execute(
+                "select scanner_version, checksum, payload from layers where digest = ?", (digest,)
+            ).fetchone()
+        if row is None:
+            return False
+        version, checksum, payload = row
+        if version != SCANNER_VERSION or hashlib.blake2b(payload, digest_size=16).digest() != checksum:
+            self._discard(digest)
+            return False
+        return True
 
     def get(self, digest: str) -> LayerInventory | None:
         with self._lock:
+            if digest in self._recent:
+                self._recent.move_to_end(digest)
+                return self._recent[digest]
             row = self._db.execute(
                 "select scanner_version, checksum, payload from layers where digest = ?", (digest,)
             ).fetchone()
@@ -87,7 +112,15 @@ class LayerCache:
         if inventory.digest != digest:
             self._discard(digest)
             return None
+        self._remember(inventory)
         return inventory
+
+    def _remember(self, inventory: LayerInventory) -> None:
+        with self._lock:
+            self._recent[inventory.digest] = inventory
+            self._recent.move_to_end(inventory.digest)
+            while len(self._recent) > RECENT_ENTRIES:
+                self._recent.popitem(last=False)
 
     def put(self, inventory: LayerInventory) -> None:
         payload = self._encoder.encode(inventory)
@@ -97,9 +130,11 @@ class LayerCache:
                 "insert or replace into layers values (?, ?, ?, ?)",
                 (inventory.digest, SCANNER_VERSION, checksum, payload),
             )
+        self._remember(inventory)
 
     def _discard(self, digest: str) -> None:
         with self._lock:
+            self._recent.pop(digest, None)
             self._db.execute("delete from layers where digest = ?", (digest,))
             self.discarded += 1
 
@@ -112,6 +147,7 @@ class LayerCache:
 
     def clear(self) -> None:
         with self._lock:
+            self._recent.clear()
             self._db.execute("delete from layers")
             self._db.execute("vacuum")
 

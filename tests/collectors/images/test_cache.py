@@ -32,18 +32,25 @@ def test_round_trip_and_persistence(tmp_path: Path) -> None:
 
 
 def test_damaged_entries_are_discarded(tmp_path: Path) -> None:
-    cache = LayerCache(tmp_path)
-    cache.put(LAYER)
+    LayerCache(tmp_path).put(LAYER)
     with sqlite3.connect(tmp_path / "layers.sqlite") as db:
         db.execute("update layers set payload = ?", (b"\x93garbage",))
+    cache = LayerCache(tmp_path)  # the next run finds the damage
+    assert not cache.has(LAYER.digest)
     assert cache.get(LAYER.digest) is None
     assert cache.discarded == 1
     assert cache.stats()[0] == 0
-    # a payload that decodes but belongs to another digest is not trusted either
+    # a payload that checks out but belongs to another digest is not trusted either
     cache.put(LAYER)
     with sqlite3.connect(tmp_path / "layers.sqlite") as db:
         db.execute("update layers set digest = ?", ("sha256:" + "b" * 64,))
-    assert cache.get("sha256:" + "b" * 64) is None
+    assert LayerCache(tmp_path).get("sha256:" + "b" * 64) is None
+
+
+def test_decoded_entries_are_kept_in_memory(tmp_path: Path) -> None:
+    cache = LayerCache(tmp_path)
+    cache.put(LAYER)
+    assert cache.get(LAYER.digest) is cache.get(LAYER.digest)  # decoded once, shared
 
 
 def test_a_cache_file_that_is_not_a_database_is_moved_aside(tmp_path: Path) -> None:
