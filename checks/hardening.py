@@ -23,6 +23,7 @@ from typing import Any
 from audit.findings import Category, Severity
 from audit.model import Container, Pod, PodSpec, SELinuxOptions
 from checks.engine import CheckContext, Hit, Reference, Target, check
+from checks.images import is_root_user
 
 # --- references -----------------------------------------------------------------
 
@@ -208,8 +209,9 @@ def _user_namespace(pod: Pod) -> bool:
         user is the container's runAsUser, else the pod's; runAsNonRoot true without a runAsUser passes
         because the kubelet refuses to start an image whose user is root. `runAsUser: 0` is reported even
         with `runAsNonRoot: true` (the kubelet then refuses to start the container, but the spec still asks
-        for root). With no runAsUser and runAsNonRoot not true, the image's default user decides, which
-        kubeward does not know yet: reported as "may run as root" (medium). A uid the kubelet reports in
+        for root). With no runAsUser and runAsNonRoot not true, the image's default
+        user decides: read from the image config when the image was read (root: high), else reported
+        as "may run as root" (medium). A uid the kubelet reports in
         the pod status (Kubernetes 1.31+) settles the question. In a user namespace (`hostUsers: false`)
         uid 0 maps to an unprivileged uid on the node, so the severity is one step lower.
     """,
@@ -242,9 +244,17 @@ def runs_as_root(pod: Pod, ctx: CheckContext) -> Iterator[Hit]:
                 message = f"{who} runs as root: {user.reason}"
             severity = Severity.MEDIUM if userns else Severity.HIGH
         elif user.run_as is RunAs.UNKNOWN:
-            message = (f"{who} may run as root: {user.reason}, so the image's default user decides, "
-                       f"which kubeward does not know yet")
-            severity = Severity.LOW if userns else Severity.MEDIUM
+            image = ctx.inventory.image_of(pod, container.name)
+            if image is not None and image.config.os != "windows":
+                if not is_root_user(image.config.user):
+                    continue  # the image's default user is not root
+                default = f"USER {image.config.user}" if image.config.user.strip() else "no USER"
+                message = f"{who} runs as root: {user.reason}, and its image has {default}"
+                severity = Severity.MEDIUM if userns else Severity.HIGH
+            else:
+                message = (f"{who} may run as root: {user.reason}, so the image's default user decides, "
+                           f"and the image was not read")
+                severity = Severity.LOW if userns else Severity.MEDIUM
         else:
             continue
         yield Hit(message=message + note + ".", field_path=user.field_path, observed=user.observed,

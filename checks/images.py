@@ -61,7 +61,7 @@ CONTAINER_ADMIN_COMMAND = Reference(
 
 # --- where a container's image is ------------------------------------------------------------
 
-_KINDS = {"initContainers": "init container", "containers": "container", "ephemeralContainers": "ephemeral container"}
+_KINDS = {"initContainers": "Init container", "containers": "Container", "ephemeralContainers": "Ephemeral container"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ class RunningImage:
 
     @property
     def who(self) -> str:
-        """`container 'web'`, to start a message."""
+        """`Container 'web'`, to start a message."""
         return f"{_KINDS[self.field]} {self.container.name!r}"
 
     def hit(self, message: str, observed: object, severity: Severity | None = None) -> Hit:
@@ -86,17 +86,30 @@ class RunningImage:
                    container=self.container.name, severity=severity)
 
 
-def running_images(pod: Pod, ctx: CheckContext, *, ephemeral: bool = True) -> Iterator[RunningImage]:
+def running_images(pod: Pod, ctx: CheckContext, *, ephemeral: bool = True) -> tuple[RunningImage, ...]:
     """Every container of the pod whose image was read (optionally leaving out ephemeral ones)."""
-    spec = pod.spec
-    groups = [("initContainers", spec.init_containers), ("containers", spec.containers)]
-    if ephemeral:
-        groups.append(("ephemeralContainers", spec.ephemeral_containers))
-    for field, group in groups:
-        for index, container in enumerate(group):
-            image = ctx.inventory.image_of(pod, container.name)
-            if image is not None:
-                yield RunningImage(field, f"spec.{field}[{index}]", container, image)
+    found = ctx.memo("images.running", _index_running_images).get(id(pod), ())
+    return found if ephemeral else tuple(r for r in found if r.field != "ephemeralContainers")
+
+
+def _index_running_images(ctx: CheckContext) -> dict[int, tuple[RunningImage, ...]]:
+    """The running images of every pod, once per run for all five checks, keyed by the pod's identity
+    (the engine hands the checks the Inventory's own pod objects). Nothing when no image was read."""
+    inventory = ctx.inventory
+    if not inventory.images:
+        return {}
+    index: dict[int, tuple[RunningImage, ...]] = {}
+    for pod in inventory.pods:
+        found: list[RunningImage] = []
+        for field, group in (("initContainers", pod.spec.init_containers), ("containers", pod.spec.containers),
+                             ("ephemeralContainers", pod.spec.ephemeral_containers)):
+            for position, container in enumerate(group):
+                image = inventory.image_of(pod, container.name)
+                if image is not None:
+                    found.append(RunningImage(field, f"spec.{field}[{position}]", container, image))
+        if found:
+            index[id(pod)] = tuple(found)
+    return index
 
 
 _Judged = TypeVar("_Judged")

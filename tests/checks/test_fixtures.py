@@ -6,7 +6,9 @@ A fixture file is multi-document YAML: Kubernetes objects as `kubectl get -o yam
 shows them (owner references included: a Deployment's pods need its ReplicaSet),
 optionally a `kind: KubewardConfig` document (the check configuration), a
 `kind: KubewardCluster` document (the API server `version` as /version reports it, and
-`collected_at`, the date end-of-life checks judge against), and in a
+`collected_at`, the date end-of-life checks judge against), `kind: KubewardImage` documents (each
+an ImageInventory of audit/images.py as JSON-shaped YAML: digest, config, os_release, executables …,
+matched to containers through the digest in their status imageID), and in a
 fail fixture one `kind: ExpectedFindings` document:
 
     kind: ExpectedFindings
@@ -27,6 +29,7 @@ import msgspec
 import pytest
 import yaml
 
+from audit.images import ImageInventory
 from audit.model import ClusterInfo
 from checks.config import Config
 from checks.engine import REGISTRY, all_checks, evaluate
@@ -69,7 +72,10 @@ def test_fixture(check_id: str, outcome: str, path: Path) -> None:
     all_checks()
     assert check_id in REGISTRY, f"fixtures for unknown check {check_id}"
     objects, config, cluster, expected = load_fixture(path)
-    result = evaluate(inventory_from_objects(objects, cluster=cluster), config, checks=[REGISTRY[check_id]])
+    images = tuple(msgspec.convert({k: v for k, v in d.items() if k != "kind"}, type=ImageInventory, strict=False)
+                   for d in objects if d.get("kind") == "KubewardImage")
+    inventory = msgspec.structs.replace(inventory_from_objects(objects, cluster=cluster), images=images)
+    result = evaluate(inventory, config, checks=[REGISTRY[check_id]])
     got = sorted(
         summary(str(f.resource), f.container, f.field_path, f.severity.value, f.pods) for f in result.findings
     )

@@ -206,7 +206,31 @@ def test_refused_root_says_the_kubelet_will_not_start_it() -> None:
 def test_unknown_user_says_the_image_decides() -> None:
     [message] = messages("KW-ISO-020", [pod_object({"containers": [{"name": "c"}]})])
     assert message == ("Container 'c' may run as root: no runAsUser is set and runAsNonRoot is not set, so the image's"
-                       " default user decides, which kubeward does not know yet.")
+                       " default user decides, and the image was not read.")
+
+
+@pytest.mark.parametrize(("image_user", "expected"), [
+    ("", "Container 'c' runs as root: no runAsUser is set and runAsNonRoot is not set, and its image has no USER."),
+    ("0:0", "Container 'c' runs as root: no runAsUser is set and runAsNonRoot is not set, and its image has"
+            " USER 0:0."),
+    ("10001", None),
+])
+def test_the_image_default_user_settles_an_unset_user(image_user: str, expected: str | None) -> None:
+    import msgspec
+
+    from audit.images import ImageConfig, ImageInventory
+    from checks.engine import REGISTRY, all_checks, evaluate
+    from collectors.kube import inventory_from_objects
+
+    digest = "sha256:" + "9" * 64
+    pod = pod_object({"containers": [{"name": "c", "image": "app:1"}]})
+    pod["status"] = {"containerStatuses": [{"name": "c", "image": "app:1", "imageID": f"app@{digest}"}]}
+    inventory = msgspec.structs.replace(
+        inventory_from_objects([pod]), images=(ImageInventory(digest=digest, config=ImageConfig(user=image_user)),))
+    all_checks()
+    findings = evaluate(inventory, checks=[REGISTRY["KW-ISO-020"]]).findings
+    assert [f.message for f in findings] == ([expected] if expected else [])
+    assert [f.severity.value for f in findings] == (["high"] if expected else [])
 
 
 def test_seccomp_messages_tell_inherited_legacy_and_unset_apart() -> None:
