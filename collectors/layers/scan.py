@@ -31,6 +31,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import abc
 import tarfile
 import zlib
 from dataclasses import dataclass
@@ -132,7 +133,7 @@ def _read_head(stream: BinaryIO, size: int) -> bytes:
     return head
 
 
-class _TarBytes:
+class _TarBytes(abc.ABC):
     """A forward-only file object over the uncompressed tar: counts the bytes and stops at the cap.
 
     Once it fails it keeps failing, so a reader that swallows the error cannot hide it from the scan.
@@ -158,8 +159,9 @@ class _TarBytes:
             raise LayerReadError(self._failure)
         return data
 
+    @abc.abstractmethod
     def _decompress(self, size: int) -> bytes:
-        raise NotImplementedError
+        """Up to `size` more uncompressed bytes; b"" at the end."""
 
 
 class _PlainTarBytes(_TarBytes):
