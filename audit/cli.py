@@ -248,27 +248,25 @@ def _image_scan(args: argparse.Namespace) -> int:
 
 
 def _image_from_sources(reference, options, scan, cache):  # type: ignore[no-untyped-def]
+    """One reference, from the configured sources in order (the machine's platform)."""
+    from audit.pipeline import open_image_sources
     from collectors.images.collector import build_image
-    from collectors.images.docker_engine import DockerEngine
-    from collectors.images.manifest import ImageSourceError
-    from collectors.images.registry import RegistryClient
+    from collectors.images.manifest import ImageSourceError, host_platform
 
+    here = host_platform()
+    platform = (here.os, here.architecture, here.variant or None)
+    sources, closers = open_image_sources(options)
     reasons = []
-    for source in options.sources:
-        try:
-            if source == "docker":
-                engine = DockerEngine.connect(options.docker_host)
-                try:
-                    return build_image(engine.read_image(reference, scan=scan, cache=cache), source="docker",
-                                       cache=cache)
-                finally:
-                    engine.close()
-            with RegistryClient(insecure=frozenset(options.insecure_registries)) as client:
-                read = client.read_image(reference, scan=scan, cache=cache)
-                return build_image(read, source="registry", cache=cache)
-        except ImageSourceError as error:
-            reasons.append(f"{source}: {error.reason}")
-    raise ImageSourceError(reference, "; ".join(reasons) or "no image source")
+    try:
+        for name, reader in sources:
+            try:
+                return build_image(reader(reference, platform, scan, cache), source=name, cache=cache)
+            except ImageSourceError as error:
+                reasons.append(f"{name}: {error.reason}")
+    finally:
+        for close in closers:
+            close()
+    raise ImageSourceError(reference, "; ".join(reasons) or "no image source could be reached")
 
 
 def _print_images(images, console: Console) -> None:  # type: ignore[no-untyped-def]

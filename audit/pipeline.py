@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,20 +105,16 @@ async def run_audit(
     )
 
 
-async def collect_images(
-    inventory: Inventory, options: ImageOptions, *, on_progress: ProgressCallback = ignore_progress
-) -> tuple[tuple[ImageInventory, ...], tuple[CoverageGap, ...]]:
-    """Read the running images from the configured sources. A Docker engine that does not answer
-    is left out quietly: most audits run from machines that have none, and every image it would
-    have served is still tried in its registry (and named in a gap if that fails too)."""
+def open_image_sources(options: ImageOptions) -> tuple[list[tuple[str, ImageReader]], list[Callable[[], None]]]:
+    """The configured image sources, in order, and what closes them. Blocking (it pings Docker)."""
     sources: list[tuple[str, ImageReader]] = []
-    closers = []
+    closers: list[Callable[[], None]] = []
     if options.archives:
         sources.append(("archive", ArchiveSource(options.archives)))
     for name in options.sources:
         if name == "docker":
             try:
-                engine = await asyncio.to_thread(DockerEngine.connect, options.docker_host, timeout=20.0)
+                engine = DockerEngine.connect(options.docker_host, timeout=20.0)
             except ImageSourceError:
                 continue
             closers.append(engine.close)
@@ -129,6 +125,16 @@ async def collect_images(
             closers.append(client.close)
             sources.append(("registry", lambda ref, platform, scan, cache, c=client: c.read_image(
                 ref, platform=platform, scan=scan, cache=cache)))
+    return sources, closers
+
+
+async def collect_images(
+    inventory: Inventory, options: ImageOptions, *, on_progress: ProgressCallback = ignore_progress
+) -> tuple[tuple[ImageInventory, ...], tuple[CoverageGap, ...]]:
+    """Read the running images from the configured sources. A Docker engine that does not answer
+    is left out quietly: most audits run from machines that have none, and every image it would
+    have served is still tried in its registry (and named in a gap if that fails too)."""
+    sources, closers = await asyncio.to_thread(open_image_sources, options)
     cache = LayerCache(options.cache_dir)
     try:
         collector = ImageCollector(sources=sources, cache=cache, concurrency=options.concurrency,

@@ -116,7 +116,7 @@ class _ArchiveScan:
             self._problem(inner, "", f"zip central directory of {directory_size} bytes is over the cap")
             return
         # zipfile raises many kinds of exception for damaged archives (BadZipFile, ValueError,
-        # struct.error, NotImplementedError for exotic compression …); a hostile archive must end
+        # struct.error, an unsupported compression method …); a hostile archive must end
         # in a problem noted, never in an escape.
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -168,3 +168,22 @@ def test_image_scan_of_something_that_is_not_an_image(tmp_path: Path) -> None:
     result = subprocess.run([KUBEWARD, "image", "scan", str(junk)], capture_output=True, text=True, timeout=60,
                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert_one_line_error(result, str(junk))
+
+
+def test_image_scan_of_a_registry_reference(registry, tmp_path: Path) -> None:
+    from tests.collectors.images.test_collector import push_app
+
+    push_app(registry, "shop/cli")
+    result = subprocess.run(
+        [KUBEWARD, "image", "scan", f"{registry.address}/shop/cli:1.0", "--image-source", "registry"],
+        capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "OS: Debian GNU/Linux 12 (bookworm)" in result.stdout
+    assert "RUN apt-get install -y curl" in result.stdout
+    missing = subprocess.run(
+        [KUBEWARD, "image", "scan", f"{registry.address}/shop/none:1", "--image-source", "registry"],
+        capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert_one_line_error(missing, "registry: not found")
