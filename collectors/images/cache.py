@@ -79,22 +79,30 @@ class LayerCache:
         with self._lock:
             if digest in self._recent:
                 return True
-            row = self._db.execute(
-                "select scanner_version, checksum, payload from layers where digest = ?", (digest,)
-            ).fetchone()
-        if row is None:
-            return False
-        version, checksum, payload = row
-        if version != SCANNER_VERSION or hashlib.blake2b(payload, digest_size=16).digest() != checksum:
-            self._discard(digest)
-            return False
-        return True
+        return self._intact_payload(digest) is not None
 
     def get(self, digest: str) -> LayerInventory | None:
         with self._lock:
             if digest in self._recent:
                 self._recent.move_to_end(digest)
                 return self._recent[digest]
+        payload = self._intact_payload(digest)
+        if payload is None:
+            return None
+        try:
+            inventory = self._decoder.decode(payload)
+        except msgspec.MsgspecError:
+            inventory = None
+        if inventory is None or inventory.digest != digest:
+            self._discard(digest)
+            return None
+        self._remember(inventory)
+        return inventory
+
+    def _intact_payload(self, digest: str) -> bytes | None:
+        """The stored bytes, if written by this scanner version and matching their checksum;
+        a damaged or outdated entry is deleted."""
+        with self._lock:
             row = self._db.execute(
                 "select scanner_version, checksum, payload from layers where digest = ?", (digest,)
             ).fetchone()
@@ -104,16 +112,7 @@ class LayerCache:
         if version != SCANNER_VERSION or hashlib.blake2b(payload, digest_size=16).digest() != checksum:
             self._discard(digest)
             return None
-        try:
-            inventory = self._decoder.decode(payload)
-        except msgspec.MsgspecError:
-            self._discard(digest)
-            return None
-        if inventory.digest != digest:
-            self._discard(digest)
-            return None
-        self._remember(inventory)
-        return inventory
+        return payload
 
     def _remember(self, inventory: LayerInventory) -> None:
         with self._lock:
