@@ -139,6 +139,8 @@ class ImageCollector:
     """Seconds one image may take across all its sources."""
     on_progress: ProgressCallback = ignore_progress
     _gaps: list[CoverageGap] = field(default_factory=list)
+    _bases: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
+    """Base image reference → its diff ids (None: could not be read), shared by the images built on it."""
 
     def scan(self, stream: BinaryIO, *, digest: str) -> LayerInventory:
         """Scan one layer and remember it; a layer that could not be read in full is not cached
@@ -185,8 +187,9 @@ class ImageCollector:
                 except TimeoutError:
                     reasons.append(f"{name}: no answer within {self.timeout:g}s")
                     break
+                base_layers = await asyncio.to_thread(self._base_layer_count, read, request.platform)
                 return build_image(read, source=name, cache=self.cache, digest=request.digest,
-                                   references=request.references)
+                                   references=request.references, base_layer_count=base_layers)
         self._gaps.append(CoverageGap(
             source="images", verb="read", resource=request.references[0] if request.references else request.key,
             reason="unreadable", message="; ".join(dict.fromkeys(reasons)) or "no image source is configured",
@@ -194,8 +197,57 @@ class ImageCollector:
         return None
 
 
+    def _base_layer_count(self, read: ReadImage, platform: Platform) -> int | None:
+        """How many layers the base image the `org.opencontainers.image.base.*` annotations name
+        contributed: its diff ids must be a prefix of this image's. Reads only the base's manifest
+        and config (no layer), once per base."""
+        reference = base_reference(read.base_name, read.base_digest)
+        if reference is None or not read.diff_ids:
+            return None
+        if reference not in self._bases:
+            self._bases[reference] = None
+            for _, reader in self.sources:
+                try:
+                    self._bases[reference] = reader(reference, platform, _never_scan, _EVERY_LAYER_KNOWN).diff_ids
+                    break
+                except ImageSourceError:
+                    continue
+        base = self._bases[reference]
+        if not base or tuple(read.diff_ids[:len(base)]) != tuple(base):
+            return None
+        return len(base)
+
+
+class _EveryLayerKnown:
+    """A cache stand-in that makes a source skip every layer: for reading documents only."""
+
+    def has(self, digest: str) -> bool:
+        return True
+
+
+_EVERY_LAYER_KNOWN = _EveryLayerKnown()
+
+
+def _never_scan(stream: BinaryIO, *, digest: str) -> LayerInventory:
+    raise AssertionError("a base image is read for its documents only")
+
+
+def base_reference(name: str, digest: str) -> str | None:
+    """`docker.io/library/python@sha256:…` from the base annotations (the digest wins over a tag)."""
+    if not name:
+        return None
+    if not digest:
+        return name
+    repository = name.split("@", 1)[0]
+    last = repository.rsplit("/", 1)[-1]
+    if ":" in last:  # a tag, not a registry port
+        repository = repository[: len(repository) - len(last)] + last.split(":", 1)[0]
+    return f"{repository}@{digest}"
+
+
 def build_image(
-    read: ReadImage, *, source: str, cache: LayerCache, digest: str | None = None, references: Sequence[str] = ()
+    read: ReadImage, *, source: str, cache: LayerCache, digest: str | None = None, references: Sequence[str] = (),
+    base_layer_count: int | None = None,
 ) -> ImageInventory:
     """Fold what a source read into an ImageInventory, taking skipped layers from the cache."""
     errors = list(read.errors)
@@ -210,7 +262,7 @@ def build_image(
             scanned = LayerInventory(digest=ref.digest)
         layers.append(scanned)
     folded = fold_layers(layers)
-    base_layers, base_reason = find_base_boundary(read.layers, layers)
+    base_layers, base_reason = find_base_boundary(read.layers, layers, base_layer_count=base_layer_count)
     return ImageInventory(
         digest=digest or read.digest,
         references=tuple(dict.fromkeys([*references, *read.references])),

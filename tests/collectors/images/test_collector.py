@@ -131,3 +131,38 @@ async def test_an_unreadable_image_is_a_coverage_gap(registry, tmp_path: Path) -
     [gap] = gaps
     assert (gap.source, gap.verb, gap.resource, gap.reason) == ("images", "read", image, "unreadable")
     assert gap.message.startswith("registry: not found")
+
+
+async def test_base_image_from_the_oci_annotations(registry, tmp_path: Path) -> None:
+    from collectors.images.collector import base_reference
+
+    base_layers = [layer({"var/lib/dpkg/status": BASE_STATUS}), layer({"etc/os-release": "ID=debian\n"})]
+    own = layer({"var/lib/dpkg/status": UPGRADED_STATUS})
+
+    def config(layers: list[bytes]) -> bytes:
+        return json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [
+            "sha256:" + hashlib.sha256(gzip.decompress(b)).hexdigest() for b in layers]}}).encode()
+
+    base = registry.push_image("shop/base", "1", config(base_layers), [(b, GZIP_LAYER) for b in base_layers])
+    all_layers = [*base_layers, own]
+    manifest = {
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": registry.push_blob("shop/derived", config(all_layers)), "size": len(config(all_layers))},
+        "layers": [{"mediaType": GZIP_LAYER, "digest": registry.push_blob("shop/derived", b), "size": len(b)}
+                   for b in all_layers],
+        "annotations": {"org.opencontainers.image.base.name": f"{registry.address}/shop/base:1",
+                        "org.opencontainers.image.base.digest": base.digest},
+    }
+    digest = registry.push_manifest("shop/derived", "1", json.dumps(manifest).encode(), manifest["mediaType"])
+    inventory = inventory_from_objects([pod("d", f"{registry.address}/shop/derived:1",
+                                            f"{registry.address}/shop/derived@{digest}")])
+    with RegistryClient(timeout=10) as client:
+        collector = ImageCollector(sources=[("registry", registry_source(client))], cache=LayerCache(tmp_path))
+        [image], gaps = await collector.collect(inventory)
+    assert gaps == ()
+    assert (image.base_layers, image.base_reason) == (2, "annotation")
+    assert {a.package.name: image.in_base(a) for a in image.packages} == {"libc6": True, "openssl": False,
+                                                                        "curl": False}
+    assert base_reference("registry:5000/ns/base:1.2", "sha256:ab") == "registry:5000/ns/base@sha256:ab"
+    assert base_reference("python:3.12", "") == "python:3.12"
