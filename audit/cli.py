@@ -19,7 +19,6 @@ import signal
 import sys
 import tempfile
 import threading
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -28,11 +27,11 @@ from rich.console import Console
 from rich.text import Text
 
 from audit import __version__
-from audit.findings import Category, Severity
 from audit.pipeline import AuditOptions, ImageOptions, run_audit
 from audit.progress import Progress, ProgressCallback, ignore_progress
 from audit.report import Report, ReportError, load_report, save_report, write_atomic
-from audit.styles import GRADE_STYLES, SEVERITY_STYLES
+from audit.styles import SEVERITY_STYLES
+from audit.summary import print_images, print_summary
 from checks.config import Config, ConfigError, load_config
 from collectors.kube import KubeConnectionError
 from collectors.kubeconfig import KubeConfigError, KubeTarget, load_kube_target
@@ -243,7 +242,7 @@ def _image_scan(args: argparse.Namespace) -> int:
             write_atomic(Path(args.output), msgspec.json.encode(images))
         except OSError as exc:
             raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    _print_images(images, Console())
+    print_images(images, Console())
     return 0
 
 
@@ -267,28 +266,6 @@ def _image_from_sources(reference, options, scan, cache):  # type: ignore[no-unt
         for close in closers:
             close()
     raise ImageSourceError(reference, "; ".join(reasons) or "no image source could be reached")
-
-
-def _print_images(images, console: Console) -> None:  # type: ignore[no-untyped-def]
-    from rich.table import Table
-
-    for image in images:
-        release = image.os_release
-        console.print(Text.assemble((image.references[0] if image.references else image.digest, "bold"),
-                                    f"  {image.digest}"))
-        console.print(f"OS: {release.pretty_name or release.id + ' ' + release.version_id if release else 'unknown'}"
-                      f" · user: {image.config.user or 'root'} · shell: {'yes' if image.has_shell else 'no'}"
-                      f" · package manager: {'yes' if image.has_package_manager else 'no'}")
-        table = Table(show_edge=False)
-        for column in ("layer", "step", "packages"):
-            table.add_column(column)
-        per_layer = Counter(a.layer for a in image.packages)
-        for index, ref in enumerate(image.layers):
-            where = "base" if index < image.base_layers else "own"
-            table.add_row(f"{index + 1} ({where})", Text((ref.created_by or "")[:80]), str(per_layer.get(index, 0)))
-        console.print(table)
-        for error in image.errors:
-            console.print(Text(f"warning: {error}", style="yellow"))
 
 
 def _checks(*, markdown: bool) -> int:
@@ -381,62 +358,3 @@ def _progress_display(console: Console) -> Iterator[ProgressCallback]:
                 bar.update(task, count=event.count)  # type: ignore[arg-type]
 
         yield on_progress
-
-
-def print_summary(report: Report, console: Console, *, output: str | None = None) -> None:
-    """What was read, what was found, what could not be read, and where the Report went."""
-    from rich.table import Table
-
-    from checks.scoring import score
-
-    meta = report.meta
-    console.print(f"[bold]kubeward[/] audit of context [bold]{_escape(meta.context)}[/] ({_escape(meta.server)})")
-    version = report.inventory.cluster.version.git_version
-    counts = report.inventory.counts()
-    console.print(
-        f"{'Kubernetes ' + version + ' · ' if version else ''}{counts['pods']} pods, {counts['nodes']} nodes, "
-        f"{counts['namespaces']} namespaces"
-    )
-    cluster, namespaces = score(report.findings, report.check_stats)
-    console.print(Text.assemble("Cluster grade ", (cluster.grade, GRADE_STYLES[cluster.grade]),
-                                f" ({cluster.score}/100, {cluster.failed} of {cluster.evaluated} evaluations failed)"))
-    table = Table(title=f"Findings ({len(report.findings)})", show_edge=False)
-    table.add_column("category")
-    severities = [s for s in Severity]
-    for severity in severities:
-        table.add_column(severity.value, justify="right", style=SEVERITY_STYLES[severity])
-    by_category = Counter((f.category.value, f.severity) for f in report.findings)
-    for category in Category:
-        row = [by_category.get((category.value, s), 0) for s in severities]
-        if any(row):
-            table.add_row(category.value, *(str(n) if n else "·" for n in row))
-    console.print(table)
-    worst = sorted(namespaces.values(), key=lambda s: (s.score, s.scope))[:10]
-    if worst:
-        ns_table = Table(title="Namespaces, lowest scores first", show_edge=False)
-        for column in ("namespace", "grade", "score", *[s.value for s in severities]):
-            ns_table.add_column(column, justify="left" if column == "namespace" else "right")
-        for entry in worst:
-            ns_table.add_row(entry.scope, Text(entry.grade, style=GRADE_STYLES[entry.grade]), str(entry.score),
-                             *(str(entry.counts[s.value]) for s in severities))
-        console.print(ns_table)
-    if report.gaps:
-        gaps = Table(title=f"Coverage gaps ({len(report.gaps)}): not audited", show_edge=False,
-                     title_style="bold yellow")
-        gaps.add_column("what")
-        gaps.add_column("namespace")
-        gaps.add_column("why")
-        for gap in report.gaps:
-            gaps.add_row(f"{gap.verb} {gap.resource}", gap.namespace or "(all)", f"{gap.reason}: {gap.message}")
-        console.print(gaps)
-    if output:
-        console.print(f"Report written to {_escape(output)}")
-
-
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-

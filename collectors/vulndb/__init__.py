@@ -1,0 +1,1 @@
+"""The offline vulnerability database: OSV records imported into SQLite, and each ecosystem's version order."""
