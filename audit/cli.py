@@ -24,6 +24,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from audit import __version__
@@ -63,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
                             help="a docker-archive or OCI-layout tarball or directory, or an image reference")
     image_scan.add_argument("-o", "--output", metavar="PATH", help="write the image inventory (JSON) here")
     _add_image_options(image_scan, suppress=True)
+
+    db = commands.add_parser("db", help="the offline vulnerability database (OSV)")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_import = db_commands.add_parser("import", help="import OSV dumps (all.zip) or directories of OSV JSON")
+    db_import.add_argument("paths", metavar="PATH", nargs="+")
+    db_status = db_commands.add_parser("status", help="records per ecosystem and the age of the import")
+    for sub in (db_import, db_status):
+        sub.add_argument("--db", metavar="FILE", help="the database file (default: in the user's data directory)")
 
     cache = commands.add_parser("cache", help="show or clear the layer cache")
     cache.add_argument("action", nargs="?", choices=("show", "clear"), default="show")
@@ -150,6 +159,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _checks(markdown=args.markdown)
     if args.command == "cache":
         return _cache(args.action)
+    if args.command == "db":
+        return _db(args)
     if args.command == "image":
         return _image_scan(args)
     target = load_kube_target(getattr(args, "kubeconfig", None), getattr(args, "context", None))
@@ -193,6 +204,43 @@ def _scan(target: KubeTarget, options: AuditOptions, output: str | None) -> int:
         except OSError as exc:
             raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
     print_summary(report, Console(), output=output)
+    return 0
+
+
+def default_vulndb_path(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".local" / "share")
+    return Path(base) / "kubeward" / "osv.sqlite"
+
+
+def _db(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from collectors.vulndb.database import VulnDB, VulnDBError, import_osv
+
+    path = Path(args.db) if args.db else default_vulndb_path()
+    console = Console()
+    try:
+        if args.db_command == "import":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            result = import_osv(args.paths, path)
+            console.print(f"imported {result.records} records ({result.withdrawn} withdrawn,"
+                          f" {result.duplicates} duplicates) into {escape(str(path))} in {result.seconds:.1f}s")
+            for problem in result.problems:
+                console.print(Text(f"skipped {problem.source}:{problem.member}: {problem.reason}", style="yellow"))
+            return 0
+        with VulnDB(path) as db:
+            status = db.status()
+    except VulnDBError as error:
+        raise CliError(str(error)) from None
+    console.print(f"{escape(status.path)}: {status.records} records, imported {status.imported_at:%Y-%m-%d %H:%M}"
+                  f" UTC ({status.age_days():.1f} days ago)")
+    table = Table(show_edge=False)
+    for column in ("ecosystem", "records", "newest record"):
+        table.add_column(column, justify="right" if column == "records" else "left")
+    for entry in status.ecosystems:
+        table.add_row(entry.ecosystem, str(entry.records), entry.newest_modified)
+    console.print(table)
     return 0
 
 

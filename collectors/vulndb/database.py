@@ -157,7 +157,7 @@ class VulnDB:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise VulnDBError(f"no vulnerability database at {self.path}; run `kubeward db import` or `db update`")
+            raise VulnDBError(f"no vulnerability database at {self.path}; run `kubeward db import PATH`")
         try:
             self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
                                          check_same_thread=False)

@@ -187,3 +187,21 @@ def test_image_scan_of_a_registry_reference(registry, tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert_one_line_error(missing, "registry: not found")
+
+
+def test_db_import_and_status(tmp_path: Path) -> None:
+    fixtures = Path(__file__).parents[1] / "collectors" / "vulndb" / "fixtures" / "osv"
+    db = tmp_path / "osv.sqlite"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"}
+    imported = subprocess.run([KUBEWARD, "db", "import", str(fixtures), "--db", str(db)],
+                              capture_output=True, text=True, timeout=60, env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert "imported 7 records (1 withdrawn" in imported.stdout
+    assert "skipped" in imported.stdout and "damaged.json" in imported.stdout
+    status = subprocess.run([KUBEWARD, "db", "status", "--db", str(db)], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert status.returncode == 0, status.stderr
+    assert "Debian:12" in status.stdout and "7 records" in status.stdout
+    missing = subprocess.run([KUBEWARD, "db", "status", "--db", str(tmp_path / "none.sqlite")],
+                             capture_output=True, text=True, timeout=60, env=env)
+    assert_one_line_error(missing, "no vulnerability database")
