@@ -1,0 +1,71 @@
+"""Known vulnerabilities in the running images, as matched against the offline OSV database.
+
+A `VulnMatch` is one (image, package, vulnerability): the package as installed,
+the OSV ecosystem it was matched in, the layer that put it there, and what the
+record says (severity, fixed version). `VulnDBInfo` records which database the
+matches came from and how fresh it was, so a report says how much to trust a
+clean result. Releases the database has no data for are coverage gaps
+(`audit.findings.CoverageGap`, source `vulndb`), never a clean result.
+
+This module imports nothing of the Inventory so that `audit.model` can hold these structs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+
+class Struct(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Base of kubeward's own vulnerability structs."""
+
+
+SEVERITIES = ("critical", "high", "medium", "low", "unknown")
+"""The values of `VulnMatch.severity`, worst first."""
+
+
+class VulnMatch(Struct):
+    """One known vulnerability of one installed package in one image."""
+
+    image: str
+    """The image's digest (`ImageInventory.digest`)."""
+    package: str
+    """The installed (binary) package name."""
+    version: str
+    """The installed version."""
+    ecosystem: str
+    """The OSV ecosystem string the record was matched in, e.g. `Debian:12`, `Ubuntu:22.04:LTS`, `PyPI`."""
+    source_package: str | None = None
+    """The source package the match was keyed by (Debian, Ubuntu, Alpine), when it differs or was used."""
+    layer: int = 0
+    """Index into `ImageInventory.layers` of the layer that put the package there at this version."""
+    vuln_id: str
+    """The OSV record id (`DEBIAN-CVE-2023-5363`, `GHSA-…`)."""
+    aliases: tuple[str, ...] = ()
+    """Aliases and upstream ids (CVE ids), for display."""
+    summary: str = ""
+    severity: str = "unknown"
+    """One of `SEVERITIES`: from the CVSS v3 base score, else the ecosystem's own rating, else `unknown`."""
+    score: float | None = None
+    """The CVSS v3 base score, when the record has a v3 vector."""
+    vector: str | None = None
+    fixed_version: str | None = None
+    """The version that fixes it; None when there is no fix yet."""
+
+    @property
+    def display_id(self) -> str:
+        """The CVE id when the record has one (what people search for), else the record id."""
+        if self.vuln_id.startswith("CVE-"):
+            return self.vuln_id
+        return next((a for a in self.aliases if a.startswith("CVE-")), self.vuln_id)
+
+
+class VulnDBInfo(Struct):
+    """The database the matches came from."""
+
+    path: str
+    imported_at: datetime | None = None
+    newest_modified: datetime | None = None
+    """The newest `modified` time of any record: how current the data itself is."""
+    records: int = 0
