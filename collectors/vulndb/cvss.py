@@ -77,7 +77,7 @@ def severity_of(score: float) -> str:
 
 
 def _roundup_31(value: float) -> float:
-    """Appendix A of 3.1: round up to one decimal, immune to floating-point noise (4.000000001 → 4.0? no: 4.1)."""
+    """Appendix A of 3.1: round up to one decimal, ignoring floating-point noise (4.000000000001 gives 4.0)."""
     as_int = round(value * 100_000)
     if as_int % 10_000 == 0:
         return as_int / 100_000.0
