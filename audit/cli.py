@@ -113,6 +113,9 @@ def _add_cluster_options(parser: argparse.ArgumentParser, *, suppress: bool) -> 
     parser.add_argument("--request-timeout", type=float, metavar="SECONDS",
                         help="seconds to wait for one API response (default 30)", **default)
     parser.add_argument("--config", metavar="FILE", help="check configuration (YAML)", **default)
+    parser.add_argument("--vulndb", metavar="FILE",
+                        help="the OSV database to match images against (default: the one `kubeward db import` made)",
+                        **default)
     _add_image_options(parser, suppress=suppress)
 
 
@@ -176,8 +179,10 @@ def _options(args: argparse.Namespace) -> AuditOptions:
     config_path = getattr(args, "config", None)
     config = load_config(config_path) if config_path else Config()
     images_off = getattr(args, "no_images", False) or (args.command == "demo" and not args.images)
+    vulndb = getattr(args, "vulndb", None)
     return AuditOptions(namespaces=tuple(namespaces), timeout=timeout or 30.0, config=config,
-                        images=None if images_off else _image_options(args))
+                        images=None if images_off else _image_options(args),
+                        vulndb=Path(vulndb) if vulndb else default_vulndb_path())
 
 
 def _image_options(args: argparse.Namespace) -> ImageOptions:

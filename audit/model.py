@@ -22,6 +22,7 @@ import msgspec
 from msgspec import field
 
 from audit.images import ImageInventory
+from audit.vulns import VulnDBInfo, VulnMatch
 
 
 class K8s(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
@@ -911,6 +912,10 @@ class Inventory(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, d
     services: tuple[Service, ...] = ()
     images: tuple[ImageInventory, ...] = ()
     """Every distinct running image that could be read, by digest, with its layers and packages."""
+    vulnerabilities: tuple[VulnMatch, ...] = ()
+    """Known vulnerabilities of the images' packages, matched offline against the OSV database."""
+    vulndb: VulnDBInfo | None = None
+    """The vulnerability database matched against, when there was one."""
 
     @cached_property
     def images_by_digest(self) -> dict[str, ImageInventory]:

@@ -26,6 +26,8 @@ from collectors.images.manifest import ImageSourceError
 from collectors.images.registry import RegistryClient
 from collectors.kube import KubeCollector, RetryPolicy
 from collectors.kubeconfig import KubeTarget
+from collectors.vulndb.database import VulnDB, VulnDBError
+from collectors.vulndb.scan import database_info, match_images
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class AuditOptions:
     """The check configuration (disabled checks, severities, sensitive and untrusted labels)."""
     images: ImageOptions | None = field(default_factory=lambda: ImageOptions())
     """How to read the running images; None turns image scanning off (`--no-images`)."""
+    vulndb: Path | None = None
+    """The OSV database to match the images' packages against (`kubeward db import`)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,9 @@ async def run_audit(
         images, image_gaps = await collect_images(inventory, options.images, on_progress=on_progress)
         inventory = msgspec.structs.replace(inventory, images=images)
         gaps.extend(image_gaps)
+        if images and options.vulndb is not None:
+            inventory, vuln_gaps = await asyncio.to_thread(match_vulnerabilities, inventory, options.vulndb)
+            gaps.extend(vuln_gaps)
     # CPU-bound; a thread keeps the TUI's event loop responsive while it runs
     evaluation = await asyncio.to_thread(evaluate, inventory, options.config)
     matrix = exec_matrix(inventory)
@@ -103,6 +110,19 @@ async def run_audit(
         check_stats=evaluation.stats,
         exec_matrix=matrix,
     )
+
+
+def match_vulnerabilities(inventory: Inventory, path: Path) -> tuple[Inventory, list[CoverageGap]]:
+    """The inventory with its images' known vulnerabilities; a missing or unreadable database is a
+    coverage gap (every image then counts as not checked, never as clean)."""
+    try:
+        with VulnDB(path) as db:
+            matches, gaps = match_images(inventory.images, db)
+            info = database_info(db)
+    except VulnDBError as error:
+        return inventory, [CoverageGap(source="vulndb", verb="read", resource=str(path), reason="unavailable",
+                                       message=f"{error}: vulnerabilities were not matched")]
+    return msgspec.structs.replace(inventory, vulnerabilities=matches, vulndb=info), list(gaps)
 
 
 def open_image_sources(options: ImageOptions) -> tuple[list[tuple[str, ImageReader]], list[Callable[[], None]]]:

@@ -25,7 +25,7 @@ SEVERITIES = ("critical", "high", "medium", "low", "unknown")
 """The values of `VulnMatch.severity`, worst first."""
 
 
-class VulnMatch(Struct):
+class VulnMatch(Struct, kw_only=True):
     """One known vulnerability of one installed package in one image."""
 
     image: str
@@ -61,7 +61,7 @@ class VulnMatch(Struct):
         return next((a for a in self.aliases if a.startswith("CVE-")), self.vuln_id)
 
 
-class VulnDBInfo(Struct):
+class VulnDBInfo(Struct, kw_only=True):
     """The database the matches came from."""
 
     path: str

@@ -51,10 +51,7 @@ def base_score(vector: str) -> float:
     except KeyError as error:
         raise ValueError(f"CVSS vector {vector!r} has an unknown value: {error}") from error
     iss = 1 - (1 - c) * (1 - i) * (1 - a)
-    if scope == "U":
-        impact = 6.42 * iss
-    else:
-        impact = 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15
+    impact = 6.42 * iss if scope == "U" else 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15
     exploitability = 8.22 * av * ac * pr * ui
     if impact <= 0:
         return 0.0

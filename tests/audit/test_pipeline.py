@@ -53,3 +53,28 @@ async def test_images_from_an_archive_given_on_the_command_line(serve, tmp_path:
                                                                            ("busybox", "1.36.1-r29")}
     assert found.os_release is not None and found.os_release.id == "alpine"
     assert found.has_shell
+
+
+async def test_images_are_matched_against_the_vulnerability_database(serve, registry, tmp_path: Path) -> None:
+    from collectors.vulndb.database import import_osv
+
+    fixtures = Path(__file__).parents[1] / "collectors" / "vulndb" / "fixtures" / "osv"
+    db = tmp_path / "osv.sqlite"
+    import_osv([fixtures], db)
+    digest, _ = push_app(registry, "shop/vulnerable")
+    image = f"{registry.address}/shop/vulnerable:1.0"
+    _, kubeconfig = serve([pod("app", image, f"{registry.address}/shop/vulnerable@{digest}")])
+    target = load_kube_target(str(kubeconfig), environ={})
+    images = ImageOptions(sources=("registry",), cache_dir=tmp_path / "cache")
+    report = await run_audit(target, AuditOptions(images=images, vulndb=db))
+    # glibc 2.36-9+deb12u4 still has CVE-2010-4756 (no fix); openssl and curl are past their fixes
+    assert [(m.source_package, m.vuln_id, m.fixed_version) for m in report.inventory.vulnerabilities] == [
+        ("glibc", "DEBIAN-CVE-2010-4756", None)]
+    vulnerable = [f for f in report.findings if f.category == "vulnerability"]
+    assert [(f.check_id, str(f.resource)) for f in vulnerable] == [("KW-VULN-002", f"Image/{image}")]
+    assert "in the base image" in vulnerable[0].message
+    assert report.inventory.vulndb is not None and report.inventory.vulndb.records == 7
+
+    missing = await run_audit(target, AuditOptions(images=images, vulndb=tmp_path / "none.sqlite"))
+    assert [(g.source, g.reason) for g in missing.gaps] == [("vulndb", "unavailable")]
+    assert missing.inventory.vulnerabilities == ()

@@ -31,6 +31,7 @@ import yaml
 
 from audit.images import ImageInventory
 from audit.model import ClusterInfo
+from audit.vulns import VulnDBInfo, VulnMatch
 from checks.config import Config
 from checks.engine import REGISTRY, all_checks, evaluate
 from collectors.kube import inventory_from_objects
@@ -67,14 +68,31 @@ def cases() -> list[Any]:
     return out
 
 
+COLLECTED_KINDS: dict[str, tuple[str, type, bool]] = {
+    "KubewardImage": ("images", ImageInventory, True),
+    "KubewardVulnerability": ("vulnerabilities", VulnMatch, True),
+    "KubewardVulnDB": ("vulndb", VulnDBInfo, False),
+}
+"""Documents that stand for what collectors other than the Kubernetes one read: kind → (Inventory
+field, type, whether the field holds many)."""
+
+
+def collected(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for kind, (field, kind_type, many) in COLLECTED_KINDS.items():
+        values = [msgspec.convert({k: v for k, v in d.items() if k != "kind"}, type=kind_type, strict=False)
+                  for d in objects if d.get("kind") == kind]
+        if values:
+            fields[field] = tuple(values) if many else values[0]
+    return fields
+
+
 @pytest.mark.parametrize(("check_id", "outcome", "path"), cases())
 def test_fixture(check_id: str, outcome: str, path: Path) -> None:
     all_checks()
     assert check_id in REGISTRY, f"fixtures for unknown check {check_id}"
     objects, config, cluster, expected = load_fixture(path)
-    images = tuple(msgspec.convert({k: v for k, v in d.items() if k != "kind"}, type=ImageInventory, strict=False)
-                   for d in objects if d.get("kind") == "KubewardImage")
-    inventory = msgspec.structs.replace(inventory_from_objects(objects, cluster=cluster), images=images)
+    inventory = msgspec.structs.replace(inventory_from_objects(objects, cluster=cluster), **collected(objects))
     result = evaluate(inventory, config, checks=[REGISTRY[check_id]])
     got = sorted(
         summary(str(f.resource), f.container, f.field_path, f.severity.value, f.pods) for f in result.findings

@@ -1,0 +1,160 @@
+"""Vulnerability checks (KW-VULN-001 … KW-VULN-003): known vulnerable packages in the running images.
+
+The matches come from the offline OSV database (`collectors/vulndb/scan.py`) as
+`Inventory.vulnerabilities`; this module only judges them. One finding per
+(image, vulnerability, package), named after the image (`Image/nginx:1.27`), with the
+workloads that run it, the layer that brought the package in (base image or one of
+your own build steps) and the fixed version, or "no fix yet".
+
+Severity is the record's (CVSS v3 base score, else the ecosystem's own rating). A record
+with no rating at all is reported as medium: not critical without evidence, and never
+silently low. Without a database (`Inventory.vulndb` unset) these checks find nothing;
+the missing database is the Report's coverage gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from audit.findings import Category, Severity
+from audit.images import ImageInventory
+from audit.model import ObjectRef
+from audit.vulns import VulnMatch
+from checks.engine import CheckContext, Hit, Reference, Target, check
+
+MAX_DB_AGE_DAYS = 7
+"""A database imported longer ago than this misses the vulnerabilities published since."""
+
+_SEVERITY = {"critical": Severity.CRITICAL, "high": Severity.HIGH, "medium": Severity.MEDIUM,
+             "low": Severity.LOW, "unknown": Severity.MEDIUM}
+_STEP_CHARS = 80
+
+NIST_800_190 = Reference(
+    "NIST SP 800-190 Application Container Security Guide, 4.1.1 Image vulnerabilities",
+    "https://csrc.nist.gov/pubs/sp/800/190/final",
+)
+NSA_GUIDE = Reference(
+    "NSA/CISA Kubernetes Hardening Guide 1.2: scanning containers and pods for vulnerabilities",
+    "https://media.defense.gov/2022/Aug/29/2003066362/-1/-1/0/CTR_KUBERNETES_HARDENING_GUIDANCE_1.2_20220829.PDF",
+)
+OSV = Reference("OSV: open source vulnerability database and schema", "https://osv.dev/")
+EXPLOIT_PUBLIC_FACING = Reference(
+    "MITRE ATT&CK T1190: Exploit Public-Facing Application", "https://attack.mitre.org/techniques/T1190/"
+)
+
+
+@check(
+    id="KW-VULN-001",
+    name="vulnerable-package-fix-available",
+    title="Known vulnerable package with a fix available",
+    category=Category.VULNERABILITY,
+    severity=Severity.HIGH,
+    target=Target.CLUSTER,
+    rationale="""A running image holds a package version with a published vulnerability, and the
+    distribution or project has released a fixed version. Known, fixable vulnerabilities are what
+    attackers scan for first.""",
+    remediation="""Rebuild the image so that it installs the fixed version: on a newer base image
+    when the package comes from the base, or by upgrading it in your own build step; then redeploy
+    the workloads that run it.""",
+    references=(NIST_800_190, NSA_GUIDE, OSV, EXPLOIT_PUBLIC_FACING),
+)
+def vulnerable_package_fix_available(_: object, ctx: CheckContext) -> Iterator[Hit]:
+    yield from _hits(ctx, fixed=True)
+
+
+@check(
+    id="KW-VULN-002",
+    name="vulnerable-package-no-fix",
+    title="Known vulnerable package with no fix yet",
+    category=Category.VULNERABILITY,
+    severity=Severity.MEDIUM,
+    target=Target.CLUSTER,
+    rationale="""A running image holds a package version with a published vulnerability for which
+    no fixed version exists yet. It cannot be patched away, but it can be removed or mitigated.""",
+    remediation="""Remove the package if the image does not need it (a distroless or slimmer base
+    image often drops it), otherwise mitigate as the advisory says and watch for the fix.""",
+    references=(NIST_800_190, NSA_GUIDE, OSV),
+)
+def vulnerable_package_no_fix(_: object, ctx: CheckContext) -> Iterator[Hit]:
+    yield from _hits(ctx, fixed=False)
+
+
+@check(
+    id="KW-VULN-003",
+    name="vulnerability-database-stale",
+    title=f"Vulnerability database older than {MAX_DB_AGE_DAYS} days",
+    category=Category.VULNERABILITY,
+    severity=Severity.MEDIUM,
+    target=Target.CLUSTER,
+    rationale=f"""The vulnerability findings are only as current as the database they were matched
+    against. One imported more than {MAX_DB_AGE_DAYS} days before the inventory was collected misses
+    every vulnerability published since, so a clean result may not be clean.""",
+    remediation="Run `kubeward db update` (or `kubeward db import` with fresh OSV dumps) and audit again.",
+    references=(OSV,),
+)
+def vulnerability_database_stale(_: object, ctx: CheckContext) -> Iterator[Hit]:
+    info = ctx.inventory.vulndb
+    if info is None or info.imported_at is None:
+        return
+    age = (ctx.today - info.imported_at.date()).days
+    if age > MAX_DB_AGE_DAYS:
+        yield Hit(
+            message=f"The vulnerability database {info.path} was imported {age} days before this audit "
+                    f"(on {info.imported_at.date().isoformat()}), more than {MAX_DB_AGE_DAYS}.",
+            observed={"imported_at": info.imported_at.isoformat(), "age_days": age},
+            resource=ObjectRef(kind="VulnerabilityDatabase", name=info.path),
+            detail="age",
+        )
+
+
+def _hits(ctx: CheckContext, *, fixed: bool) -> Iterator[Hit]:
+    images = ctx.inventory.images_by_digest
+    workloads = ctx.memo("vulnerabilities.workloads", _workloads_by_image)
+    for match in ctx.inventory.vulnerabilities:
+        if (match.fixed_version is not None) != fixed:
+            continue
+        image = images.get(match.image)
+        if image is None:
+            continue
+        yield _hit(match, image, workloads.get(match.image, ()))
+
+
+def _hit(match: VulnMatch, image: ImageInventory, workloads: tuple[str, ...]) -> Hit:
+    name = image.references[0] if image.references else image.digest
+    in_base = image.base_layers > 0 and match.layer < image.base_layers
+    step = image.layers[match.layer].created_by if match.layer < len(image.layers) else ""
+    fix = f"fixed in {match.fixed_version}" if match.fixed_version else "no fix yet"
+    rating = match.severity if match.severity != "unknown" else "severity unknown"
+    return Hit(
+        message=f"{match.package} {match.version} in {name} has {match.display_id} ({rating}, {fix}): "
+                f"{_origin(match.layer, in_base, step)}.",
+        observed={
+            "package": match.package, "installed": match.version, "fixed": match.fixed_version,
+            "ecosystem": match.ecosystem, "vulnerability": match.vuln_id, "aliases": list(match.aliases),
+            "layer": match.layer, "in_base": in_base, "step": step, "workloads": list(workloads),
+        },
+        resource=ObjectRef(kind="Image", name=name),
+        detail=f"{match.vuln_id} {match.package}",
+        severity=_SEVERITY[match.severity],
+    )
+
+
+def _origin(layer: int, in_base: bool, step: str) -> str:
+    """Where the package came from, for the message: the base image or a build step of the image's own."""
+    if in_base:
+        return "in the base image"
+    if len(step) > _STEP_CHARS:
+        step = step[:_STEP_CHARS - 1] + "…"
+    return f"added by build step {layer + 1}: {step}" if step else f"added by build step {layer + 1}"
+
+
+def _workloads_by_image(ctx: CheckContext) -> dict[str, tuple[str, ...]]:
+    """Image digest → the workloads running it (`Deployment/ns/name`), sorted."""
+    out: dict[str, set[str]] = {}
+    for pod in ctx.inventory.pods:
+        status = pod.status
+        for container in (*status.container_statuses, *status.init_container_statuses,
+                          *status.ephemeral_container_statuses):
+            if container.digest:
+                out.setdefault(container.digest, set()).add(str(pod.workload))
+    return {digest: tuple(sorted(names)) for digest, names in out.items()}
