@@ -14,6 +14,7 @@ untrusted:                              # namespaces running untrusted code
   namespaces: [playground, ci]
   labels:
     kubeward.io/untrusted: ["true"]
+vulndb_max_age_days: 7                  # an older vulnerability database is a finding
 ```
 """
 
@@ -61,6 +62,8 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     checks: dict[str, CheckOverride] = {}
     sensitive: LabelMatch = DEFAULT_SENSITIVE
     untrusted: LabelMatch = DEFAULT_UNTRUSTED
+    vulndb_max_age_days: int = 7
+    """A vulnerability database imported longer ago than this (before the audit) is a finding."""
 
     def override(self, declared: Check) -> CheckOverride | None:
         return self.checks.get(declared.id) or self.checks.get(declared.name)

@@ -20,9 +20,10 @@ from audit.findings import Category, Severity
 from audit.images import ImageInventory
 from audit.model import ObjectRef
 from audit.vulns import VulnMatch
+from checks.config import Config
 from checks.engine import CheckContext, Hit, Reference, Target, check
 
-MAX_DB_AGE_DAYS = 7
+MAX_DB_AGE_DAYS = Config().vulndb_max_age_days
 """A database imported longer ago than this misses the vulnerabilities published since."""
 
 _SEVERITY = {"critical": Severity.CRITICAL, "high": Severity.HIGH, "medium": Severity.MEDIUM,
@@ -82,13 +83,14 @@ def vulnerable_package_no_fix(_: object, ctx: CheckContext) -> Iterator[Hit]:
 @check(
     id="KW-VULN-003",
     name="vulnerability-database-stale",
-    title=f"Vulnerability database older than {MAX_DB_AGE_DAYS} days",
+    title="Vulnerability database out of date",
     category=Category.VULNERABILITY,
     severity=Severity.MEDIUM,
     target=Target.CLUSTER,
     rationale=f"""The vulnerability findings are only as current as the database they were matched
-    against. One imported more than {MAX_DB_AGE_DAYS} days before the inventory was collected misses
-    every vulnerability published since, so a clean result may not be clean.""",
+    against. One imported longer before the inventory was collected than the configured
+    `vulndb_max_age_days` (default {MAX_DB_AGE_DAYS}) misses every vulnerability published since, so a
+    clean result may not be clean.""",
     remediation="Run `kubeward db update` (or `kubeward db import` with fresh OSV dumps) and audit again.",
     references=(OSV,),
 )
@@ -97,10 +99,11 @@ def vulnerability_database_stale(_: object, ctx: CheckContext) -> Iterator[Hit]:
     if info is None or info.imported_at is None:
         return
     age = (ctx.today - info.imported_at.date()).days
-    if age > MAX_DB_AGE_DAYS:
+    limit = ctx.config.vulndb_max_age_days
+    if age > limit:
         yield Hit(
             message=f"The vulnerability database {info.path} was imported {age} days before this audit "
-                    f"(on {info.imported_at.date().isoformat()}), more than {MAX_DB_AGE_DAYS}.",
+                    f"(on {info.imported_at.date().isoformat()}), more than {limit}.",
             observed={"imported_at": info.imported_at.isoformat(), "age_days": age},
             resource=ObjectRef(kind="VulnerabilityDatabase", name=info.path),
             detail="age",
