@@ -14,6 +14,7 @@ from audit.findings import Category, Severity
 from audit.images import ImageInventory
 from audit.report import Report
 from audit.styles import GRADE_STYLES, SEVERITY_STYLES
+from audit.vulns import SEVERITIES, summarise_images
 from checks.scoring import score
 
 
@@ -50,6 +51,8 @@ def print_summary(report: Report, console: Console, *, output: str | None = None
             ns_table.add_row(entry.scope, Text(entry.grade, style=GRADE_STYLES[entry.grade]), str(entry.score),
                              *(str(entry.counts[s.value]) for s in severities))
         console.print(ns_table)
+    if report.inventory.vulnerabilities:
+        print_image_vulnerabilities(report, console)
     if report.gaps:
         gaps = Table(title=f"Coverage gaps ({len(report.gaps)}): not audited", show_edge=False,
                      title_style="bold yellow")
@@ -83,3 +86,21 @@ def print_images(images: Sequence[ImageInventory], console: Console) -> None:
         console.print(table)
         for error in image.errors:
             console.print(Text(f"warning: {error}", style="yellow"))
+
+
+def print_image_vulnerabilities(report: Report, console: Console, *, limit: int = 10) -> None:
+    """The images with the worst known vulnerabilities, and what fixing them takes."""
+    inventory = report.inventory
+    summaries = summarise_images(inventory.vulnerabilities,
+                                 {image.digest: image.base_layers for image in inventory.images})
+    names = {image.digest: (image.references[0] if image.references else image.digest) for image in inventory.images}
+    table = Table(title=f"Images with known vulnerabilities ({len(summaries)}, worst first)", show_edge=False)
+    table.add_column("image")
+    for severity in SEVERITIES:
+        table.add_column(severity, justify="right")
+    table.add_column("fixable", justify="right")
+    table.add_column("remedy")
+    for entry in summaries[:limit]:
+        table.add_row(Text(names.get(entry.image, entry.image)), *(str(entry.counts[s]) for s in SEVERITIES),
+                      str(entry.fixable), entry.remedy)
+    console.print(table)

@@ -12,6 +12,7 @@ This module imports nothing of the Inventory so that `audit.model` can hold thes
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import msgspec
@@ -69,3 +70,49 @@ class VulnDBInfo(Struct, kw_only=True):
     newest_modified: datetime | None = None
     """The newest `modified` time of any record: how current the data itself is."""
     records: int = 0
+
+
+class ImageVulnSummary(Struct, kw_only=True):
+    """One image's known vulnerabilities at a glance, and where its fixes would come from."""
+
+    image: str
+    """The image's digest."""
+    counts: dict[str, int]
+    """Distinct vulnerabilities by severity (`SEVERITIES`)."""
+    fixable: int = 0
+    """Of those, how many have a fixed version."""
+    fixable_in_base: int = 0
+    """Fixable ones in packages the base image put there: fixed by rebuilding on a newer base image."""
+    fixable_in_own_layers: int = 0
+    """Fixable ones in packages the image's own build steps added: fixed by upgrading them in the build."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def remedy(self) -> str:
+        """What patching this image takes, in a few words."""
+        if not self.fixable:
+            return "no fix yet" if self.total else "nothing known"
+        if self.fixable_in_base and self.fixable_in_own_layers:
+            return "rebuild on a newer base and upgrade own layers"
+        return "rebuild on a newer base image" if self.fixable_in_base else "upgrade packages in own layers"
+
+
+def summarise_images(matches: Iterable[VulnMatch], base_layers: Mapping[str, int]) -> list[ImageVulnSummary]:
+    """Per image: distinct vulnerabilities by severity and fixable counts split by base and own layers.
+    `base_layers` maps an image digest to its base-layer count (0 when unknown: counted as own)."""
+    by_image: dict[str, dict[str, VulnMatch]] = {}
+    for match in matches:
+        by_image.setdefault(match.image, {}).setdefault(match.display_id, match)
+    out = []
+    for image, found in by_image.items():
+        counts = dict.fromkeys(SEVERITIES, 0)
+        fixable = [m for m in found.values() if m.fixed_version]
+        for match in found.values():
+            counts[match.severity if match.severity in counts else "unknown"] += 1
+        in_base = sum(1 for m in fixable if m.layer < base_layers.get(image, 0))
+        out.append(ImageVulnSummary(image=image, counts=counts, fixable=len(fixable), fixable_in_base=in_base,
+                                    fixable_in_own_layers=len(fixable) - in_base))
+    return sorted(out, key=lambda s: (*(-s.counts[k] for k in SEVERITIES), s.image))

@@ -10,7 +10,6 @@ the previous database exactly as it was; the downloads are deleted either way.
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -136,10 +135,11 @@ def _download(http: urllib3.PoolManager, ecosystem: str, url: str, target: Path)
     except (urllib3.exceptions.HTTPError, OSError) as error:
         # A stall or a dropped connection mid-body: urllib3 does not retry once the body is streaming.
         raise VulnDBError(f"{ecosystem}: download of {url} failed: {_cause(error)}") from error
-    finally:
-        with contextlib.suppress(Exception):
-            response.drain_conn()
-        response.release_conn()
+    except BaseException:
+        # Not drained: a stalled server would make us wait once more. The pool is discarded after the update.
+        response.close()
+        raise
+    response.release_conn()
     if not zipfile.is_zipfile(target):
         raise VulnDBError(f"{ecosystem}: {url} did not return a zip archive")
 

@@ -205,3 +205,23 @@ def test_db_import_and_status(tmp_path: Path) -> None:
     missing = subprocess.run([KUBEWARD, "db", "status", "--db", str(tmp_path / "none.sqlite")],
                              capture_output=True, text=True, timeout=60, env=env)
     assert_one_line_error(missing, "no vulnerability database")
+
+
+def test_scan_prints_the_images_with_known_vulnerabilities(serve, registry, tmp_path: Path) -> None:
+    from collectors.vulndb.database import import_osv
+    from tests.collectors.images.test_collector import pod, push_app
+
+    db = tmp_path / "osv.sqlite"
+    import_osv([Path(__file__).parents[1] / "collectors" / "vulndb" / "fixtures" / "osv"], db)
+    digest, _ = push_app(registry, "shop/summary")
+    image = f"{registry.address}/shop/summary:1.0"
+    _, kubeconfig = serve([pod("app", image, f"{registry.address}/shop/summary@{digest}")])
+    result = subprocess.run(
+        [KUBEWARD, "scan", "--kubeconfig", str(kubeconfig), "--image-source", "registry", "--vulndb", str(db)],
+        capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200",
+             "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Images with known vulnerabilities (1, worst first)" in result.stdout
+    assert image in result.stdout and "no fix yet" in result.stdout
