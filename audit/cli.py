@@ -69,8 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_import = db_commands.add_parser("import", help="import OSV dumps (all.zip) or directories of OSV JSON")
     db_import.add_argument("paths", metavar="PATH", nargs="+")
+    db_update = db_commands.add_parser("update", help="download the OSV dumps and import them")
+    db_update.add_argument("--ecosystem", metavar="NAME", action="append",
+                           help="an OSV ecosystem to download (repeatable; default: those the images of"
+                                " --from-report use, else all that kubeward matches)")
+    db_update.add_argument("--from-report", metavar="REPORT.json",
+                           help="download only the ecosystems this Report's images need")
+    db_update.add_argument("--base-url", metavar="URL", help="where the dumps are (default: the OSV bucket)")
     db_status = db_commands.add_parser("status", help="records per ecosystem and the age of the import")
-    for sub in (db_import, db_status):
+    for sub in (db_import, db_update, db_status):
         sub.add_argument("--db", metavar="FILE", help="the database file (default: in the user's data directory)")
 
     cache = commands.add_parser("cache", help="show or clear the layer cache")
@@ -226,9 +233,9 @@ def _db(args: argparse.Namespace) -> int:
     path = Path(args.db) if args.db else default_vulndb_path()
     console = Console()
     try:
-        if args.db_command == "import":
+        if args.db_command in ("import", "update"):
             path.parent.mkdir(parents=True, exist_ok=True)
-            result = import_osv(args.paths, path)
+            result = import_osv(args.paths, path) if args.db_command == "import" else _db_update(args, path)
             console.print(f"imported {result.records} records ({result.withdrawn} withdrawn,"
                           f" {result.duplicates} duplicates) into {escape(str(path))} in {result.seconds:.1f}s")
             for problem in result.problems:
@@ -247,6 +254,17 @@ def _db(args: argparse.Namespace) -> int:
         table.add_row(entry.ecosystem, str(entry.records), entry.newest_modified)
     console.print(table)
     return 0
+
+
+def _db_update(args: argparse.Namespace, path: Path):  # type: ignore[no-untyped-def]
+    from collectors.vulndb.update import OSV_BASE_URL, OSV_ECOSYSTEMS, ecosystems_in_use, update_database
+
+    ecosystems = list(args.ecosystem or ())
+    if not ecosystems and args.from_report:
+        ecosystems = ecosystems_in_use(load_report(args.from_report).inventory.images)
+        if not ecosystems:
+            raise CliError(f"{args.from_report}: its images use no ecosystem kubeward can match")
+    return update_database(path, ecosystems or list(OSV_ECOSYSTEMS), base_url=args.base_url or OSV_BASE_URL)
 
 
 def _cache(action: str) -> int:

@@ -29,8 +29,8 @@ MAX_DOWNLOAD_BYTES = 2 * 1024**3
 """A dump larger than this is refused: the largest (Debian) is a few hundred MB."""
 CHUNK_BYTES = 1024 * 1024
 
-# Connection failures and gateway errors are worth another try; a 404 or 403 is not.
-_RETRIES = urllib3.Retry(total=3, connect=3, read=2, status=3, redirect=0, backoff_factor=0.5,
+# Connection failures and gateway errors are worth another try; a 404, a 403 or a bad certificate is not.
+_RETRIES = urllib3.Retry(total=3, connect=3, read=2, status=3, other=0, redirect=0, backoff_factor=0.5,
                          status_forcelist=(429, 500, 502, 503, 504), allowed_methods=("GET",),
                          raise_on_status=False, raise_on_redirect=False, respect_retry_after_header=False)
 
@@ -146,6 +146,13 @@ def _download(http: urllib3.PoolManager, ecosystem: str, url: str, target: Path)
 
 def _cause(error: BaseException) -> str:
     """A short, single-line reason for a network error."""
+    if isinstance(error, urllib3.exceptions.NameResolutionError):
+        return "cannot resolve the host name"
+    if isinstance(error, urllib3.exceptions.NewConnectionError):
+        # A subclass of the connect timeout, and its text starts with the connection object's repr.
+        return "cannot connect: " + str(error).rsplit(": ", 1)[-1]
+    if isinstance(error, urllib3.exceptions.SSLError):
+        return "TLS failed: " + " ".join(str(error).split())
     if isinstance(error, urllib3.exceptions.TimeoutError):
         return "timed out"
     if isinstance(error, urllib3.exceptions.ResponseError):

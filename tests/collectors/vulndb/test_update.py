@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,6 @@ def fixtures_of(ecosystem: str) -> list[Path]:
 
 def dump(paths: list[Path], *extra: tuple[str, bytes]) -> bytes:
     """An OSV `all.zip` holding the given record files (one JSON per record at the root) and extra members."""
-    from io import BytesIO
-
     buffer = BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in paths:
@@ -89,7 +88,7 @@ def server() -> Iterator[Server]:
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     try:
@@ -127,7 +126,7 @@ def test_downloads_each_top_level_dump_and_imports_them(server: Server, tmp_path
 
     # Top-level dumps only, each once, never a per-release folder such as `Debian:12`.
     assert server.requested == ["/Debian/all.zip", "/Alpine/all.zip", "/PyPI/all.zip", "/npm/all.zip"]
-    assert (result.records, result.withdrawn) == (8, 1)
+    assert (result.records, result.withdrawn) == (7, 1)  # 8 records, one withdrawn
     assert [(p.source, p.member) for p in result.problems] == [(f"{server.url}/Debian/all.zip", "broken.json")]
     with VulnDB(db_path) as db:
         assert [r.id for r in db.records_for("Debian:12", "openssl")] == ["DEBIAN-CVE-2023-5363"]
@@ -172,7 +171,9 @@ def test_a_404_names_the_ecosystem_and_leaves_the_database_untouched(server: Ser
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vulns.db"]
 
 
-def test_a_server_error_is_retried_then_reported(server: Server, tmp_path: Path) -> None:
+def test_a_server_error_is_retried_then_reported(server: Server, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(update, "_RETRIES", update._RETRIES.new(backoff_factor=0))
     server.routes = {"/Go/all.zip": (503, b"busy")}
 
     with pytest.raises(VulnDBError, match=r"^Go: .*503"):
@@ -244,3 +245,82 @@ def image(os_id: str | None, *kinds: str) -> ImageInventory:
 ])
 def test_ecosystems_in_use(images: list[ImageInventory], expected: list[str]) -> None:
     assert ecosystems_in_use(images) == expected
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no trust store knows, and its key."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_certificates_are_verified(tmp_path: Path) -> None:
+    import ssl
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = dump(fixtures_of("npm"))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*self_signed(tmp_path))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(VulnDBError, match=r"^npm: .*TLS failed: .*CERTIFICATE_VERIFY_FAILED"):
+            update_database(tmp_path / "db" / "vulns.db", ["npm"], base_url=f"https://127.0.0.1:{httpd.server_port}",
+                            timeout=5)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert not (tmp_path / "db" / "vulns.db").exists()
+
+
+def test_the_db_update_command(server: Server, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    server.routes["/Debian/all.zip"] = (200, dump(fixtures_of("Debian")))
+    server.routes["/PyPI/all.zip"] = (200, dump(fixtures_of("PyPI")))
+    kubeward = str(Path(sys.executable).with_name("kubeward"))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"}
+    db = tmp_path / "osv.sqlite"
+    result = subprocess.run([kubeward, "db", "update", "--db", str(db), "--base-url", server.url,
+                             "--ecosystem", "Debian", "--ecosystem", "PyPI"],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert sorted(server.requested) == ["/Debian/all.zip", "/PyPI/all.zip"]
+    assert VulnDB(db).status().records > 0
+    failed = subprocess.run([kubeward, "db", "update", "--db", str(db), "--base-url", server.url,
+                             "--ecosystem", "Go"], capture_output=True, text=True, timeout=60, env=env)
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
+    assert failed.stderr.strip().startswith("kubeward: error: Go: cannot download")
