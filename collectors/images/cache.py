@@ -62,8 +62,9 @@ class LayerCache:
         try:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("pragma journal_mode=wal")
-            # a lost cache entry after a power cut is merely recomputed: no need to sync every write
-            db.execute("pragma synchronous=normal")
+            # a cache: entries lost or damaged by a crash are recomputed (and a file damaged beyond
+            # use is moved aside), so no write waits for the disk
+            db.execute("pragma synchronous=off")
             db.execute(_SCHEMA)
             return db
         except sqlite3.DatabaseError:
