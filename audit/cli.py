@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="audit the built-in demo cluster")
     demo.add_argument("--config", metavar="FILE", help="check configuration (YAML)")
-    demo.add_argument("--images", action="store_true",
-                      help="also try to read the demo's images (they are fictional: expect coverage gaps)")
+    demo.add_argument("--no-images", action="store_true",
+                      help="skip the demo's images (made up for the demo, served from an image archive)")
     demo.add_argument("--pods", type=_positive_int, default=400, metavar="N",
                       help="size of the demo cluster in pods (default 400)")
     demo.add_argument("--seed", type=int, default=7, help="the demo cluster is generated from this seed")
@@ -185,7 +185,7 @@ def _options(args: argparse.Namespace) -> AuditOptions:
     timeout = getattr(args, "request_timeout", None)
     config_path = getattr(args, "config", None)
     config = load_config(config_path) if config_path else Config()
-    images_off = getattr(args, "no_images", False) or (args.command == "demo" and not args.images)
+    images_off = getattr(args, "no_images", False)
     vulndb = getattr(args, "vulndb", None)
     return AuditOptions(namespaces=tuple(namespaces), timeout=timeout or 30.0, config=config,
                         images=None if images_off else _image_options(args),
@@ -372,9 +372,27 @@ def _demo(args: argparse.Namespace) -> int:
             return 0
         target = load_kube_target(str(kubeconfig))
         options = _options(args)
+        if options.images is not None:
+            options = _demo_image_options(objects, Path(tmp), options, seed=args.seed)
         if args.output:
             return _scan(target, options, args.output)
         return _run_tui(target=target, options=options)
+
+
+def _demo_image_options(objects: list[dict], directory: Path, options: AuditOptions, *, seed: int) -> AuditOptions:
+    """The demo's images come from an archive written for it, and its vulnerabilities from a small
+    OSV database of real CVEs for the packages those images hold; nothing is fetched."""
+    import dataclasses
+
+    from collectors.vulndb.database import import_osv
+    from demo.images import write_demo_images
+    from demo.osv import write_demo_osv
+
+    archive = write_demo_images(objects, directory / "images.tar", seed=seed)
+    vulndb = directory / "osv.sqlite"
+    import_osv([write_demo_osv(directory / "osv")], vulndb)
+    images = ImageOptions(sources=(), archives=(archive,), cache_dir=directory / "cache")
+    return dataclasses.replace(options, images=images, vulndb=vulndb)
 
 
 def _wait_for_interrupt() -> None:

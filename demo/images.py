@@ -45,13 +45,26 @@ _CREATED_SPAN_DAYS = 2 * 365 + 150  # to early summer 2026
 # ---------------------------------------------------------------- base root filesystems
 
 
-def _dpkg_stanza(name: str, version: str, *, source: str = "", arch: str = "amd64", section: str = "libs",
-                 priority: str = "optional", essential: bool = False, description: str = "") -> str:
+def _dpkg_stanza(
+    name: str,
+    version: str,
+    *,
+    source: str = "",
+    arch: str = "amd64",
+    section: str = "libs",
+    priority: str = "optional",
+    essential: bool = False,
+    description: str = "",
+) -> str:
     lines = [f"Package: {name}", "Status: install ok installed"]
     if essential:
         lines.append("Essential: yes")
-    lines += [f"Priority: {priority}", f"Section: {section}", "Maintainer: Debian Developers <debian-devel@lists.debian.org>",
-              f"Architecture: {arch}"]
+    lines += [
+        f"Priority: {priority}",
+        f"Section: {section}",
+        "Maintainer: Debian Developers <debian-devel@lists.debian.org>",
+        f"Architecture: {arch}",
+    ]
     if source:
         lines.append(f"Source: {source}")
     lines += [f"Version: {version}", f"Description: {description or name}"]
@@ -157,18 +170,26 @@ _ALPINE: list[tuple[str, str, str]] = [
 
 def _dpkg_status(packages: list[tuple[str, str, str, str, bool]]) -> str:
     return "\n".join(
-        _dpkg_stanza(name, version, source=source, section=section, essential=essential,
-                     arch="all" if name in ("ca-certificates", "tzdata", "debconf", "adduser") else "amd64",
-                     priority="required" if essential else "optional")
+        _dpkg_stanza(
+            name,
+            version,
+            source=source,
+            section=section,
+            essential=essential,
+            arch="all" if name in ("ca-certificates", "tzdata", "debconf", "adduser") else "amd64",
+            priority="required" if essential else "optional",
+        )
         for name, version, source, section, essential in packages
     )
 
 
 def _apk_installed(packages: list[tuple[str, str, str]]) -> str:
-    return "".join(f"C:Q1{hashlib.sha1(f'{name}-{version}'.encode()).hexdigest()[:26]}=\nP:{name}\nV:{version}\n"
-                   f"A:x86_64\nS:1024\nI:4096\nT:{name}\nU:https://alpinelinux.org\nL:MIT\no:{origin}\n"
-                   "m:Natanael Copa <ncopa@alpinelinux.org>\nt:1700000000\n\n"
-                   for name, version, origin in packages)
+    return "".join(
+        f"C:Q1{hashlib.sha1(f'{name}-{version}'.encode()).hexdigest()[:26]}=\nP:{name}\nV:{version}\n"
+        f"A:x86_64\nS:1024\nI:4096\nT:{name}\nU:https://alpinelinux.org\nL:MIT\no:{origin}\n"
+        "m:Natanael Copa <ncopa@alpinelinux.org>\nt:1700000000\n\n"
+        for name, version, origin in packages
+    )
 
 
 _DEBIAN_12_RELEASE = (
@@ -185,7 +206,8 @@ _ALPINE_RELEASE = (
     'HOME_URL="https://alpinelinux.org/"\nBUG_REPORT_URL="https://gitlab.alpinelinux.org/alpine/aports/-/issues"\n'
 )
 _DISTROLESS_RELEASE = (
-    'PRETTY_NAME="Distroless"\nNAME="Debian GNU/Linux"\nID="debian"\nVERSION_ID="12"\nVERSION="Debian GNU/Linux 12 (bookworm)"\n'
+    'PRETTY_NAME="Distroless"\nNAME="Debian GNU/Linux"\nID="debian"\nVERSION_ID="12"\n'
+    'VERSION="Debian GNU/Linux 12 (bookworm)"\n'
     'HOME_URL="https://github.com/GoogleContainerTools/distroless"\n'
 )
 
@@ -240,7 +262,9 @@ def _distroless_rootfs() -> dict[str, Entry]:
     files: dict[str, Entry] = {
         "etc": None,
         "etc/os-release": _DISTROLESS_RELEASE.encode(),
-        "etc/passwd": b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
+        "etc/passwd": (
+            b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+        ),
         "tmp": None,
         "var": None,
         "var/lib": None,
@@ -265,15 +289,30 @@ class _Base:
 
 
 _BASES = {
-    "debian12": _Base("debian12", _debian_rootfs(_DEBIAN_12_RELEASE, _dpkg_status(_BOOKWORM), "12.5\n"),
-                      "ADD rootfs.tar.xz / # buildkit", 'CMD ["bash"]', "2024-02-13T00:00:00Z"),
-    "debian10": _Base("debian10", _debian_rootfs(_DEBIAN_10_RELEASE, _dpkg_status(_BUSTER), "10.13\n"),
-                      "/bin/sh -c #(nop) ADD file:6e4c0e9bfcd2cb0a1f2eb4ad1c2ab8c2e0a4b4c52d1b0f4ce8d2c8b4ad1e9f0a in / ",
-                      '/bin/sh -c #(nop)  CMD ["bash"]', "2023-06-12T00:00:00Z"),
-    "alpine": _Base("alpine", _alpine_rootfs(), "ADD alpine-minirootfs-3.19.1-x86_64.tar.gz / # buildkit",
-                    'CMD ["/bin/sh"]', "2024-01-27T00:00:00Z"),
-    "distroless": _Base("distroless", _distroless_rootfs(), "bazel build //base:base_nonroot_amd64_debian12", "",
-                        "1970-01-01T00:00:00Z"),
+    "debian12": _Base(
+        "debian12",
+        _debian_rootfs(_DEBIAN_12_RELEASE, _dpkg_status(_BOOKWORM), "12.5\n"),
+        "ADD rootfs.tar.xz / # buildkit",
+        'CMD ["bash"]',
+        "2024-02-13T00:00:00Z",
+    ),
+    "debian10": _Base(
+        "debian10",
+        _debian_rootfs(_DEBIAN_10_RELEASE, _dpkg_status(_BUSTER), "10.13\n"),
+        "/bin/sh -c #(nop) ADD file:6e4c0e9bfcd2cb0a1f2eb4ad1c2ab8c2e0a4b4c52d1b0f4ce8d2c8b4ad1e9f0a in / ",
+        '/bin/sh -c #(nop)  CMD ["bash"]',
+        "2023-06-12T00:00:00Z",
+    ),
+    "alpine": _Base(
+        "alpine",
+        _alpine_rootfs(),
+        "ADD alpine-minirootfs-3.19.1-x86_64.tar.gz / # buildkit",
+        'CMD ["/bin/sh"]',
+        "2024-01-27T00:00:00Z",
+    ),
+    "distroless": _Base(
+        "distroless", _distroless_rootfs(), "bazel build //base:base_nonroot_amd64_debian12", "", "1970-01-01T00:00:00Z"
+    ),
 }
 
 # ---------------------------------------------------------------- what each demo image is made of
@@ -302,8 +341,14 @@ _KNOWN: list[tuple[str, str, str]] = [
     ("golang", "debian12", "binary"),
     ("opensearch", "debian12", "binary"),
 ]
-_APP_CHOICES = [("debian12", "python"), ("debian12", "python"), ("debian12", "node"), ("distroless", "binary"),
-                ("alpine", "python"), ("debian12", "binary")]
+_APP_CHOICES = [
+    ("debian12", "python"),
+    ("debian12", "python"),
+    ("debian12", "node"),
+    ("distroless", "binary"),
+    ("alpine", "python"),
+    ("debian12", "binary"),
+]
 
 
 @dataclass(frozen=True)
@@ -353,8 +398,9 @@ def _app_layer(plan: _Plan) -> tuple[dict[str, Entry], list[tuple[str, bool]], d
         semver = {"name": "semver", "version": "7.5.1", "license": "ISC", "main": "index.js"}
         files = {
             "app": None,
-            "app/package.json": json.dumps({"name": name, "version": "1.0.0", "dependencies": {"semver": "^7.5.1"}},
-                                           indent=2).encode(),
+            "app/package.json": json.dumps(
+                {"name": name, "version": "1.0.0", "dependencies": {"semver": "^7.5.1"}}, indent=2
+            ).encode(),
             "app/server.js": b"require('semver');\nrequire('http').createServer().listen(8080);\n",
             "app/node_modules": None,
             "app/node_modules/semver": None,
@@ -367,8 +413,12 @@ def _app_layer(plan: _Plan) -> tuple[dict[str, Entry], list[tuple[str, bool]], d
         steps = [("COPY app /app", False), ("RUN npm ci --omit=dev", False)]
         command = {"Cmd": ["node", "/app/server.js"], "WorkingDir": "/app"}
     elif plan.app == "binary":
-        files = {"usr": None, "usr/local": None, "usr/local/bin": None,
-                 f"usr/local/bin/{name}": f"#!demo {name}\n".encode()}
+        files = {
+            "usr": None,
+            "usr/local": None,
+            "usr/local/bin": None,
+            f"usr/local/bin/{name}": f"#!demo {name}\n".encode(),
+        }
         steps = [(f"COPY {name} /usr/local/bin/{name}", False)]
         command = {"Entrypoint": [f"/usr/local/bin/{name}"]}
     else:

@@ -115,6 +115,17 @@ def test_demo_scan_headless(tmp_path: Path) -> None:
     report = load_report(out)
     assert len(report.inventory.pods) == 120
     assert report.gaps == ()
+    # the demo's images come from its own archive, and its vulnerabilities from its own OSV data
+    inventory = report.inventory
+    assert {image.digest for image in inventory.images} == {
+        s.digest for p in inventory.pods
+        for s in (*p.status.init_container_statuses, *p.status.container_statuses,
+                  *p.status.ephemeral_container_statuses) if s.digest}
+    assert {m.display_id for m in inventory.vulnerabilities} >= {"CVE-2023-5363"}
+    assert any(f.check_id == "KW-VULN-001" for f in report.findings)
+    assert "Images with known vulnerabilities" in result.stdout
+    without = run("demo", "--pods", "60", "--no-images", "-o", str(tmp_path / "plain.json"))
+    assert without.returncode == 0 and load_report(tmp_path / "plain.json").inventory.images == ()
 
 
 def test_demo_serve_prints_a_working_kubeconfig(tmp_path: Path) -> None:
