@@ -171,10 +171,10 @@ def _through(bound: BoundSubject) -> str:
     return f"{role.kind} {role.name}{via}"
 
 
-def _hit(bound: BoundSubject, message: str, observed: list[str], *, severity: Severity | None = None,
-         pods: tuple[str, ...] = ()) -> Hit:
+def _hit(bound: BoundSubject, message: str, observed: list[str], *, ctx: CheckContext,
+         severity: Severity | None = None, pods: tuple[str, ...] = ()) -> Hit:
     return Hit(
-        message=message,
+        message=message + _shell_reach(bound, ctx),
         field_path=f"subjects[{bound.index}]",
         observed=observed,
         detail=str(bound.subject),
@@ -182,6 +182,55 @@ def _hit(bound: BoundSubject, message: str, observed: list[str], *, severity: Se
         resource=bound.ref,
         pods=pods,
     )
+
+
+def _shell_reach(bound: BoundSubject, ctx: CheckContext) -> str:
+    """The exec matrix joined with the images: how many of the pods this subject can exec or attach
+    into run an image that ships a shell (a path into a distroless pod gives no interactive
+    foothold). A debug container or a new pod brings its own image, shell included: said apart."""
+    paths = {g.path for g in bound.grants if g.path.shell}
+    own_image = sorted(p.value for p in paths - _NEEDS_IMAGE_SHELL)
+    verb = "bring" if len(own_image) > 1 else "brings"
+    brings = f" {' and '.join(own_image)} {verb} its own image, shell included." if own_image else ""
+    needs_shell = [g for g in bound.grants if g.path in _NEEDS_IMAGE_SHELL]
+    if not (bound.full_access or needs_shell):
+        return brings
+    names = None  # every pod, unless every such grant is limited to named pods
+    if needs_shell and not bound.full_access and all(g.resource_names for g in needs_shell):
+        names = {n for g in needs_shell for n in g.resource_names}
+    pods = [
+        pod for pod in (ctx.inventory.pods if bound.namespace == CLUSTER_WIDE
+                        else ctx.inventory.pods_by_namespace.get(bound.namespace, ()))
+        if names is None or pod.name in names
+    ]
+    if not pods:
+        return brings
+    shells = _pods_with_shell(ctx)
+    known = [pod for pod in pods if (pod.namespace, pod.name) in shells]
+    reach = f" It reaches {len(pods)} pod{'s' if len(pods) != 1 else ''}"
+    if not known:
+        return f"{reach}; whether their images ship a shell is unknown (not read).{brings}"
+    with_shell = sum(shells[(pod.namespace, pod.name)] for pod in known)
+    unread = f" ({len(pods) - len(known)} not read)" if len(known) < len(pods) else ""
+    return f"{reach}, {with_shell} of them running an image that ships a shell{unread}.{brings}"
+
+
+_NEEDS_IMAGE_SHELL = frozenset({ExecPath.EXEC, ExecPath.ATTACH, ExecPath.NODES_PROXY})
+
+
+def _pods_with_shell(ctx: CheckContext) -> dict[tuple[str, str], bool]:
+    """(namespace, pod) → whether any of its containers' images ships a shell, for pods whose images were read."""
+
+    def build(ctx: CheckContext) -> dict[tuple[str, str], bool]:
+        inventory = ctx.inventory
+        out: dict[tuple[str, str], bool] = {}
+        for pod in inventory.pods:
+            images = [inventory.image_of(pod, c.name) for c in pod.spec.containers]
+            if any(image is not None for image in images):
+                out[(pod.namespace, pod.name)] = any(image is not None and image.has_shell for image in images)
+        return out
+
+    return ctx.memo("exec_access.pods-with-shell", build)
 
 
 def _what(bound: BoundSubject, observed: list[str]) -> str:
@@ -225,7 +274,7 @@ def broad_group_exec(inventory: Inventory, ctx: CheckContext) -> Iterator[Hit]:
             continue
         observed = _observed(bound)
         yield _hit(bound, f"{bound.subject} {_what(bound, observed)} {_scope(bound)} through {_through(bound)}.",
-                   observed)
+                   observed, ctx=ctx)
 
 
 # --- KW-EXEC-002 ---------------------------------------------------------------------------
@@ -300,7 +349,7 @@ def service_account_exec(inventory: Inventory, ctx: CheckContext) -> Iterator[Hi
         if pods:
             severity = Severity.CRITICAL
             message += f"; {len(pods)} running pod(s) hold its token"
-        yield _hit(bound, message + ".", observed, severity=severity, pods=pods)
+        yield _hit(bound, message + ".", observed, ctx=ctx, severity=severity, pods=pods)
 
 
 # --- KW-EXEC-003 ---------------------------------------------------------------------------
@@ -347,7 +396,7 @@ def cluster_wide_exec(inventory: Inventory, ctx: CheckContext) -> Iterator[Hit]:
             continue
         observed = _observed(bound, shells)
         yield _hit(bound, f"{bound.subject} has {', '.join(observed)} cluster-wide through {_through(bound)}.",
-                   observed)
+                   observed, ctx=ctx)
 
 
 # --- KW-EXEC-004 ---------------------------------------------------------------------------
@@ -418,7 +467,8 @@ def impersonate_escalate_bind(inventory: Inventory, ctx: CheckContext) -> Iterat
             + (f" named {', '.join(g.resource_names)}" if g.resource_names else "")
             for g in risky
         )
-        yield _hit(bound, f"{bound.subject} can {what} {_scope(bound)} through {_through(bound)}.", observed)
+        yield _hit(bound, f"{bound.subject} can {what} {_scope(bound)} through {_through(bound)}.", observed,
+                   ctx=ctx)
 
 
 # --- KW-EXEC-005 ---------------------------------------------------------------------------
@@ -456,4 +506,4 @@ def cluster_admin_binding(inventory: Inventory, ctx: CheckContext) -> Iterator[H
             continue
         severity = None if bound.namespace == CLUSTER_WIDE else Severity.MEDIUM
         yield _hit(bound, f"{subject} holds every permission (cluster-admin) {_scope(bound)} through "
-                          f"{_through(bound)}.", [FULL_ACCESS], severity=severity)
+                          f"{_through(bound)}.", [FULL_ACCESS], ctx=ctx, severity=severity)
