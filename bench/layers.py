@@ -39,7 +39,7 @@ from pathlib import Path
 from audit.images import ImageConfig, LayerInventory, LayerRef
 from bench.markdown import replace_section
 from collectors.images.cache import LayerCache
-from collectors.images.collector import ImageCollector, build_image
+from collectors.images.collector import ImageCollector
 from collectors.images.manifest import ReadImage
 from collectors.layers.scan import scan_layer
 
@@ -236,7 +236,7 @@ def read_images(images: list[list[Layer]], cache: LayerCache) -> CacheRun:
             digest=f"sha256:{number:064x}", references=(f"bench/image-{number}:1",), config=ImageConfig(),
             layers=[LayerRef(digest=layer.digest) for layer in layers], layer_inventories=inventories,
         )
-        image = build_image(read, source="bench", cache=cache)
+        image = collector.build(read, source="bench")
         if image.errors:
             raise SystemExit(f"image {number} folded with errors: {image.errors[:3]}")
         packages += len(image.packages)

@@ -26,7 +26,7 @@ from audit.progress import Progress, ProgressCallback, ignore_progress
 from collectors.images.archive import read_archive
 from collectors.images.cache import LayerCache
 from collectors.images.manifest import ImageSourceError, ReadImage
-from collectors.layers.fold import find_base_boundary, fold_layers
+from collectors.layers.fold import AttributionMemo, find_base_boundary, fold_layers
 from collectors.layers.scan import scan_layer
 
 Platform = tuple[str, str, str | None]
@@ -141,6 +141,14 @@ class ImageCollector:
     _gaps: list[CoverageGap] = field(default_factory=list)
     _bases: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
     """Base image reference → its diff ids (None: could not be read), shared by the images built on it."""
+    _attributions: AttributionMemo = field(default_factory=dict)
+    """Package attributions of layer chains already folded, shared by images on the same base."""
+
+    def build(self, read: ReadImage, *, source: str, digest: str | None = None, references: Sequence[str] = (),
+              base_layer_count: int | None = None) -> ImageInventory:
+        """`build_image` with this run's cache and shared attributions."""
+        return build_image(read, source=source, cache=self.cache, digest=digest, references=references,
+                           base_layer_count=base_layer_count, memo=self._attributions)
 
     def scan(self, stream: BinaryIO, *, digest: str) -> LayerInventory:
         """Scan one layer and remember it; a layer that could not be read in full is not cached
@@ -188,8 +196,8 @@ class ImageCollector:
                     reasons.append(f"{name}: no answer within {self.timeout:g}s")
                     break
                 base_layers = await asyncio.to_thread(self._base_layer_count, read, request.platform)
-                return build_image(read, source=name, cache=self.cache, digest=request.digest,
-                                   references=request.references, base_layer_count=base_layers)
+                return self.build(read, source=name, digest=request.digest, references=request.references,
+                                  base_layer_count=base_layers)
         self._gaps.append(CoverageGap(
             source="images", verb="read", resource=request.references[0] if request.references else request.key,
             reason="unreadable", message="; ".join(dict.fromkeys(reasons)) or "no image source is configured",
@@ -247,7 +255,7 @@ def base_reference(name: str, digest: str) -> str | None:
 
 def build_image(
     read: ReadImage, *, source: str, cache: LayerCache, digest: str | None = None, references: Sequence[str] = (),
-    base_layer_count: int | None = None,
+    base_layer_count: int | None = None, memo: AttributionMemo | None = None,
 ) -> ImageInventory:
     """Fold what a source read into an ImageInventory, taking skipped layers from the cache."""
     errors = list(read.errors)
@@ -261,7 +269,7 @@ def build_image(
             errors.append(f"layer {index + 1} ({ref.digest[:19]}…) was not read")
             scanned = LayerInventory(digest=ref.digest)
         layers.append(scanned)
-    folded = fold_layers(layers)
+    folded = fold_layers(layers, memo)
     base_layers, base_reason = find_base_boundary(read.layers, layers, base_layer_count=base_layer_count)
     return ImageInventory(
         digest=digest or read.digest,

@@ -39,7 +39,14 @@ def _under(path: str, directory: str) -> bool:
     return directory == "" or path.startswith(directory + "/")
 
 
-def fold_layers(layers: Sequence[LayerInventory]) -> Folded:
+AttributionMemo = dict[tuple[str, tuple[tuple[int, str], ...]], list[AttributedPackage]]
+"""Attributions already worked out, by database path and the (layer index, layer digest) chain
+that wrote it: images built on the same base share them instead of redoing them."""
+
+MEMO_ENTRIES = 4096
+
+
+def fold_layers(layers: Sequence[LayerInventory], memo: AttributionMemo | None = None) -> Folded:
     """The final view of `layers` (bottom first) with every package attributed to a layer."""
     # path → chain of (layer index, database) since the path was last deleted
     chains: dict[str, list[tuple[int, PackageDB]]] = {}
@@ -70,11 +77,19 @@ def fold_layers(layers: Sequence[LayerInventory]) -> Folded:
         if layer.error:
             errors.append(f"layer {index + 1}: {layer.error}")
 
-    packages = [
-        attributed
-        for path in sorted(chains)
-        for attributed in _attribute(chains[path])
-    ]
+    packages: list[AttributedPackage] = []
+    for path in sorted(chains):
+        chain = chains[path]
+        if memo is None:
+            packages.extend(_attribute(chain))
+            continue
+        key = (path, tuple((index, layers[index].digest) for index, _ in chain))
+        attributed = memo.get(key)
+        if attributed is None:
+            attributed = _attribute(chain)
+            if len(memo) < MEMO_ENTRIES:
+                memo[key] = attributed
+        packages.extend(attributed)
     return Folded(
         packages=packages,
         executables=sorted(executables.values(), key=lambda e: e.path),

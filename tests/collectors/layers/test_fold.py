@@ -101,3 +101,16 @@ def test_an_opaque_root_hides_every_lower_layer() -> None:
               layer("b", opaque_dirs=("",))]
     folded = fold_layers(layers)
     assert (folded.packages, folded.executables) == ([], [])
+
+
+def test_shared_attributions_give_the_same_answer_and_are_reused() -> None:
+    base = layer("sha256:base", dpkg(deb("libc6", "2.36-9"), deb("openssl", "3.0.11-1")))
+    upgrade = layer("sha256:up", dpkg(deb("libc6", "2.36-9"), deb("openssl", "3.0.15-1")))
+    images = [[base, layer(f"sha256:own{i}")] for i in range(3)] + [[base, upgrade]]
+    memo: dict = {}
+    for layers in images:
+        assert fold_layers(layers, memo).packages == fold_layers(layers).packages
+    # one chain for the three images on the bare base, one for the upgraded image
+    assert len(memo) == 2
+    first, again = fold_layers(images[0], memo), fold_layers(images[1], memo)
+    assert first.packages[0] is again.packages[0]
