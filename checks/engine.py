@@ -317,7 +317,7 @@ def _run_pods(declared: Check, ctx: CheckContext) -> tuple[list[Finding], CheckS
                 else:
                     merged[key] = (hit, severity, message, [pod.name])
         counter.count(ref.namespace, bool(merged))
-        prefix = _template_prefix(ref.kind if ref in workloads else "Pod")
+        prefix = template_prefix(ref.kind if ref in workloads else "Pod")
         for hit, severity, message, names in merged.values():
             path = hit.field_path
             if path is not None and prefix:
@@ -377,7 +377,7 @@ def _lower(severity: Severity) -> Severity:
     return _ORDER[max(0, _ORDER.index(severity) - 1)]
 
 
-def _template_prefix(kind: str) -> str:
+def template_prefix(kind: str) -> str:
     """Where a workload keeps its pod spec, so evidence points into the object the finding names."""
     if kind == "Pod":
         return ""

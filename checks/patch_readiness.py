@@ -33,7 +33,7 @@ from audit.model import (
     UpdateStrategy,
     Workload,
 )
-from checks.engine import CheckContext, Hit, Reference, Target, check
+from checks.engine import CheckContext, Hit, Reference, Target, check, template_prefix
 
 # --- references ---------------------------------------------------------------------
 
@@ -143,11 +143,6 @@ _ROLLED_OUT = ("Deployment", "StatefulSet", "DaemonSet")
 """Kinds that replace their pods in a rolling update and hold them behind readiness."""
 _REPLICATED = ("Deployment", "StatefulSet", "ReplicaSet")
 """Kinds with a replica count."""
-
-
-def _template_path(workload: Workload) -> str:
-    """Where the workload keeps its pod template, as a field-path prefix."""
-    return "spec.jobTemplate.spec.template." if workload.kind == "CronJob" else "spec.template."
 
 
 def _replicas(workload: Workload) -> int | None:
@@ -261,7 +256,7 @@ def no_readiness_probe(workload: Workload, ctx: CheckContext) -> Iterator[Hit]:
     template = workload.pod_template
     if workload.kind not in _ROLLED_OUT or template is None:
         return
-    prefix = _template_path(workload)
+    prefix = template_prefix(workload.kind)
     for index, container in enumerate(template.spec.containers):
         if container.readiness_probe is not None:
             continue
@@ -593,7 +588,7 @@ def _container_path(workload: Workload, name: str) -> str | None:
     template = workload.pod_template
     if template is None:
         return None
-    prefix = _template_path(workload)
+    prefix = template_prefix(workload.kind)
     for path, container in _rolled_out_containers(template.spec):
         if container.name == name:
             return f"{prefix}{path}.image"
