@@ -476,16 +476,35 @@ def image_references(objects: Iterable[dict]) -> list[str]:
     return sorted(found)
 
 
+def docker_archive_members(images: Iterable[tuple[list[bytes], bytes, list[str]]]) -> dict[str, bytes]:
+    """The files of a classic docker-archive (as `docker save` before Engine 25 writes it) by path:
+    one `<id>/layer.tar` per layer, `<config digest>.json`, `manifest.json`. `images` are
+    (layer tars, config, repo tags)."""
+    members: dict[str, bytes] = {}
+    manifest = []
+    for layers, config, tags in images:
+        paths = []
+        for layer in layers:
+            directory = hashlib.sha256(b"v1" + layer).hexdigest()
+            members[f"{directory}/VERSION"] = b"1.0"
+            members[f"{directory}/layer.tar"] = layer
+            paths.append(f"{directory}/layer.tar")
+        config_name = hashlib.sha256(config).hexdigest() + ".json"
+        members[config_name] = config
+        manifest.append({"Config": config_name, "RepoTags": tags or None, "Layers": paths})
+    members["manifest.json"] = json.dumps(manifest, separators=(",", ":")).encode()
+    return members
+
+
 def write_demo_images(objects: list[dict], path: Path, *, seed: int = 7) -> Path:
     """Write one docker-archive holding an image for every distinct image the demo pods use; returns `path`.
 
     Each image's `RepoTags` is exactly the string the pod names. The same objects and seed give the same bytes."""
-    members: dict[str, bytes] = {}
+    images: list[tuple[list[bytes], bytes, list[str]]] = []
     base_layers: dict[str, tuple[bytes, str]] = {}
     for number, (key, base) in enumerate(sorted(_BASES.items())):
         layer = _layer_tar(base.files, _BASE_MTIME + number * 86400)
         base_layers[key] = (layer, _digest(layer))
-    manifest = []
     for reference in image_references(objects):
         plan = _plan(reference, seed)
         base = _BASES[plan.base]
@@ -513,16 +532,8 @@ def write_demo_images(objects: list[dict], path: Path, *, seed: int = 7) -> Path
             "history": history,
         }
         config_blob = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
-        paths = []
-        for layer in (base_layer, app_layer):
-            directory = hashlib.sha256(b"v1" + layer).hexdigest()
-            members[f"{directory}/VERSION"] = b"1.0"
-            members[f"{directory}/layer.tar"] = layer
-            paths.append(f"{directory}/layer.tar")
-        config_name = hashlib.sha256(config_blob).hexdigest() + ".json"
-        members[config_name] = config_blob
-        manifest.append({"Config": config_name, "RepoTags": [reference], "Layers": paths})
-    members["manifest.json"] = json.dumps(manifest, separators=(",", ":")).encode()
+        images.append(([base_layer, app_layer], config_blob, [reference]))
+    members = docker_archive_members(images)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as file, tarfile.open(fileobj=file, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for name in sorted(members):

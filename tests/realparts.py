@@ -42,6 +42,7 @@ from pathlib import Path
 
 import pytest
 
+from demo.images import docker_archive_members
 from tests.conftest import require_tool
 
 DOCKERD_START_TIMEOUT = 60.0
@@ -125,19 +126,7 @@ def docker_archive(images: list[tuple[list[bytes], bytes, list[str]]], *, revers
     """A classic docker-archive (as `docker save` before Engine 25 writes it): one `<id>/layer.tar`
     per layer, `<config digest>.json`, `manifest.json`. `images` are (layer tars, config, repo tags).
     `reverse` writes the members in the opposite order (readers must not rely on order)."""
-    members: dict[str, bytes] = {}
-    manifest = []
-    for layers, config, tags in images:
-        paths = []
-        for layer in layers:
-            directory = hashlib.sha256(b"v1" + layer).hexdigest()
-            members[f"{directory}/VERSION"] = b"1.0"
-            members[f"{directory}/layer.tar"] = layer
-            paths.append(f"{directory}/layer.tar")
-        config_name = hashlib.sha256(config).hexdigest() + ".json"
-        members[config_name] = config
-        manifest.append({"Config": config_name, "RepoTags": tags or None, "Layers": paths})
-    members["manifest.json"] = json.dumps(manifest).encode()
+    members = docker_archive_members(images)
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
         for path in sorted(members, reverse=reverse):
