@@ -282,32 +282,29 @@ def _image_scan(args: argparse.Namespace) -> int:
     """`kubeward image scan PATH|REF`: one image (or every image of an archive) on its own."""
     import msgspec
 
+    from audit.pipeline import open_image_sources
     from collectors.images.archive import read_archive
     from collectors.images.cache import LayerCache
-    from collectors.images.collector import build_image
-    from collectors.images.manifest import ImageSourceError
-    from collectors.layers.scan import scan_layer
+    from collectors.images.collector import ImageCollector
+    from collectors.images.manifest import ImageSourceError, host_platform
 
     options = _image_options(args)
-    cache = LayerCache(options.cache_dir)
-
-    def scan(stream, *, digest):  # type: ignore[no-untyped-def]
-        inventory = scan_layer(stream, digest=digest)
-        if inventory.error is None:
-            cache.put(inventory)
-        return inventory
-
     path = Path(args.image)
+    sources, closers = ([], []) if path.exists() else open_image_sources(options)
+    collector = ImageCollector(sources=sources, cache=LayerCache(options.cache_dir))
+    here = host_platform()
     try:
         if path.exists():
-            images = [build_image(read, source="archive", cache=cache) for read in read_archive(path, scan=scan,
-                                                                                               cache=cache)]
+            images = [collector.build(read, source="archive")
+                      for read in read_archive(path, scan=collector.scan, cache=collector.cache)]
         else:
-            images = [_image_from_sources(args.image, options, scan, cache)]
+            images = [collector.read([args.image], (here.os, here.architecture, here.variant or None))]
     except ImageSourceError as error:
         raise CliError(f"{args.image}: {error.reason}") from None
     finally:
-        cache.close()
+        for close in closers:
+            close()
+        collector.cache.close()
     if args.output:
         try:
             write_atomic(Path(args.output), msgspec.json.encode(images))
@@ -315,28 +312,6 @@ def _image_scan(args: argparse.Namespace) -> int:
             raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print_images(images, Console())
     return 0
-
-
-def _image_from_sources(reference, options, scan, cache):  # type: ignore[no-untyped-def]
-    """One reference, from the configured sources in order (the machine's platform)."""
-    from audit.pipeline import open_image_sources
-    from collectors.images.collector import build_image
-    from collectors.images.manifest import ImageSourceError, host_platform
-
-    here = host_platform()
-    platform = (here.os, here.architecture, here.variant or None)
-    sources, closers = open_image_sources(options)
-    reasons = []
-    try:
-        for name, reader in sources:
-            try:
-                return build_image(reader(reference, platform, scan, cache), source=name, cache=cache)
-            except ImageSourceError as error:
-                reasons.append(f"{name}: {error.reason}")
-    finally:
-        for close in closers:
-            close()
-    raise ImageSourceError(reference, "; ".join(reasons) or "no image source could be reached")
 
 
 def _checks(*, markdown: bool) -> int:

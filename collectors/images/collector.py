@@ -181,29 +181,39 @@ class ImageCollector:
         return images, tuple(self._gaps)
 
     async def _read(self, request: ImageRequest) -> ImageInventory | None:
-        reasons: list[str] = []
-        for name, reader in self.sources:
-            for reference in request.candidates:
-                try:
-                    read = await asyncio.wait_for(
-                        asyncio.to_thread(reader, reference, request.platform, self.scan, self.cache),
-                        timeout=self.timeout,
-                    )
-                except ImageSourceError as error:
-                    reasons.append(f"{name}: {error.reason}")
-                    continue
-                except TimeoutError:
-                    reasons.append(f"{name}: no answer within {self.timeout:g}s")
-                    break
-                base_layers = await asyncio.to_thread(self._base_layer_count, read, request.platform)
-                return self.build(read, source=name, digest=request.digest, references=request.references,
-                                  base_layer_count=base_layers)
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(self.read, request.candidates, request.platform, digest=request.digest,
+                                  references=request.references),
+                timeout=self.timeout,
+            )
+        except ImageSourceError as error:
+            reason = error.reason
+        except TimeoutError:
+            reason = f"no answer within {self.timeout:g}s"
         self._gaps.append(CoverageGap(
             source="images", verb="read", resource=request.references[0] if request.references else request.key,
-            reason="unreadable", message="; ".join(dict.fromkeys(reasons)) or "no image source is configured",
+            reason="unreadable", message=reason,
         ))
         return None
 
+    def read(self, candidates: Sequence[str], platform: Platform, *, digest: str | None = None,
+             references: Sequence[str] = ()) -> ImageInventory:
+        """One image from the first source that has it under any of `candidates` (most exact first),
+        scanned, folded and with its base image found. Blocking; raises ImageSourceError naming
+        every source's reason."""
+        reasons: list[str] = []
+        for name, reader in self.sources:
+            for reference in candidates:
+                try:
+                    read = reader(reference, platform, self.scan, self.cache)
+                except ImageSourceError as error:
+                    reasons.append(f"{name}: {error.reason}")
+                    continue
+                return self.build(read, source=name, digest=digest, references=references,
+                                  base_layer_count=self._base_layer_count(read, platform))
+        raise ImageSourceError(candidates[0] if candidates else "",
+                               "; ".join(dict.fromkeys(reasons)) or "no image source is configured")
 
     def _base_layer_count(self, read: ReadImage, platform: Platform) -> int | None:
         """How many layers the base image the `org.opencontainers.image.base.*` annotations name
