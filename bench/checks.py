@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import gc
 import os
 import platform
-import statistics
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import msgspec
 
 from audit.model import Inventory
 from bench.markdown import replace_section
+from bench.measure import median_seconds
 from checks.engine import all_checks, evaluate
 from collectors.kube import inventory_from_objects
 from demo.cluster import generate_cluster
@@ -43,16 +41,6 @@ def build_inventory(pods: int, role_bindings: int) -> Inventory:
     return inventory_from_objects(objects + extra)
 
 
-def timed(func, runs: int) -> float:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(runs):
-        gc.collect()
-        started = time.perf_counter()
-        func()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=int, default=10_000)
@@ -64,8 +52,8 @@ def main() -> None:
     checks = all_checks()
     evaluation = evaluate(inventory)
     snapshot = msgspec.json.encode(inventory)
-    checks_s = timed(lambda: evaluate(inventory), args.runs)
-    decode_s = timed(lambda: msgspec.json.decode(snapshot, type=Inventory), args.runs)
+    checks_s = median_seconds(lambda: evaluate(inventory), args.runs)
+    decode_s = median_seconds(lambda: msgspec.json.decode(snapshot, type=Inventory), args.runs)
     bindings = len(inventory.role_bindings)
     text = "\n".join([
         SECTION,

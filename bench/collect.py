@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.markdown import replace_section
+from bench.measure import run_process
 from collectors.resources import COLLECTED
 
 KINDS = ",".join(r.qualified for r in COLLECTED)
@@ -46,19 +47,6 @@ def child_collect(kubeconfig: str) -> None:
     if result.gaps:
         raise SystemExit(f"coverage gaps during the benchmark: {result.gaps}")
     print(f"{elapsed:.6f} {len(result.inventory.pods)}")
-
-
-def timed(argv: list[str], *, capture: bool = True) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in MB and stdout of one child process (discarded unless `capture`)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE if capture else subprocess.DEVNULL, text=True)
-    out = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(argv[:3])} … failed with status {process.returncode}")
-    return elapsed, usage.ru_maxrss // 1024, out
 
 
 def main() -> None:
@@ -95,12 +83,12 @@ def run_benchmark(kubectl: str, kubeconfig: str, runs: int) -> dict[str, list[fl
     rows: dict[str, list[float]] = {"kubeward_s": [], "kubeward_rss": [], "kubectl_s": [], "kubectl_rss": []}
     with tempfile.TemporaryDirectory() as cache:
         kubectl_argv = [kubectl, "--kubeconfig", kubeconfig, "--cache-dir", cache, "get", KINDS, "-A", "-o", "json"]
-        timed(kubectl_argv, capture=False)  # warm the discovery cache, as a user's would be
+        run_process(kubectl_argv, capture=False)  # warm the discovery cache, as a user's would be
         for _ in range(runs):
-            seconds, rss, _ = timed([sys.executable, "-m", "bench.collect", "--child", kubeconfig])
+            seconds, rss, _ = run_process([sys.executable, "-m", "bench.collect", "--child", kubeconfig])
             rows["kubeward_s"].append(seconds)
             rows["kubeward_rss"].append(rss)
-            seconds, rss, _ = timed(kubectl_argv, capture=False)
+            seconds, rss, _ = run_process(kubectl_argv, capture=False)
             rows["kubectl_s"].append(seconds)
             rows["kubectl_rss"].append(rss)
     return rows

@@ -31,13 +31,13 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.images import ImageConfig, LayerInventory, LayerRef
 from bench.markdown import replace_section
+from bench.measure import samples
 from collectors.images.cache import LayerCache
 from collectors.images.collector import ImageCollector
 from collectors.images.manifest import ReadImage
@@ -80,16 +80,6 @@ def blob_digest(path: Path) -> str:
         return "sha256:" + hashlib.file_digest(blob, "sha256").hexdigest()
 
 
-def timed(func: Callable[[], object], runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        gc.collect()
-        started = time.perf_counter()
-        func()
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
 # Throughput -------------------------------------------------------------------------------------------------
 
 
@@ -120,8 +110,8 @@ def measure_throughput(blob: Path, tar_bytes: int, entries: int, decompress: str
     shell_samples: list[float] = []
     inventory = scan_file(blob, digest)  # warm-up, and the figures for the table
     for _ in range(runs):  # interleaved, so a noisy neighbour hurts both sides alike
-        scan_samples += timed(lambda: scan_file(blob, digest), 1)
-        shell_samples += timed(lambda: subprocess.run(["bash", "-o", "pipefail", "-c", shell], check=True), 1)
+        scan_samples += samples(lambda: scan_file(blob, digest), 1)
+        shell_samples += samples(lambda: subprocess.run(["bash", "-o", "pipefail", "-c", shell], check=True), 1)
     return Throughput(
         compression={".gz": "gzip", ".zst": "zstd"}.get(blob.suffix, "none (plain tar)"),
         blob_bytes=blob.stat().st_size,
@@ -271,7 +261,7 @@ def measure_cache(work: Path, runs: int) -> CacheFigures:
     cold: list[CacheRun] = []
     warm: list[CacheRun] = []
     for run in range(runs):
-        distinct_samples += timed(lambda: scan_distinct(distinct), 1)
+        distinct_samples += samples(lambda: scan_distinct(distinct), 1)
         cache = LayerCache(work / f"cache-{run}")
         try:
             gc.collect()

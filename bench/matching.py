@@ -15,14 +15,13 @@ import argparse
 import os
 import platform
 import random
-import statistics
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.images import AttributedPackage, ImageInventory, OSRelease, Package
 from bench.markdown import replace_section
+from bench.measure import median_seconds
 from bench.vulndb import write_dump
 from collectors.vulndb.database import VulnDB, import_osv
 from collectors.vulndb.scan import match_images
@@ -49,15 +48,6 @@ def synthetic_images(count: int = 200, per_image: int = 300, seed: int = 11) -> 
     return images
 
 
-def median_time(func, runs: int) -> float:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        func()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -82,8 +72,8 @@ def main() -> None:
                 for ecosystem, name in distinct:
                     db.records_for(ecosystem, name)
 
-        match_s = median_time(match, args.runs)
-        lookup_s = median_time(lookups, args.runs)
+        match_s = median_seconds(match, args.runs)
+        lookup_s = median_seconds(lookups, args.runs)
     section = "\n".join([
         f"## Vulnerability matching: 200 images × 300 packages, median of {args.runs} runs",
         "",

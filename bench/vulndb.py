@@ -23,7 +23,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.markdown import replace_section
+from bench.measure import run_process
 
 ECOSYSTEMS = [
     ("Debian:12", "ECOSYSTEM", 0.22), ("Debian:11", "ECOSYSTEM", 0.12), ("Ubuntu:22.04:LTS", "ECOSYSTEM", 0.12),
@@ -105,18 +105,6 @@ def child_baseline(dump: str) -> None:
     print(f"{time.perf_counter() - started:.6f}")
 
 
-def timed(argv: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in MB and stdout of one child process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-    out = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv[:4])} … failed")
-    return elapsed, usage.ru_maxrss // 1024, out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=60_000)
@@ -139,12 +127,12 @@ def main() -> None:
               f"written in {time.perf_counter() - started:.1f} s")
         rows: dict[str, list[float]] = {"import_s": [], "import_rss": [], "base_s": [], "base_rss": []}
         for _ in range(args.runs):
-            seconds, rss, out = timed([sys.executable, "-m", "bench.vulndb", "--child-import", str(dump),
+            seconds, rss, out = run_process([sys.executable, "-m", "bench.vulndb", "--child-import", str(dump),
                                        str(Path(scratch) / "vulndb.sqlite")])
             rows["import_s"].append(seconds)
             rows["import_rss"].append(rss)
             print(f"import: {seconds:.2f} s, {rss} MB (own time, stored, duplicates, problems: {out.strip()})")
-            seconds, rss, _ = timed([sys.executable, "-m", "bench.vulndb", "--child-baseline", str(dump)])
+            seconds, rss, _ = run_process([sys.executable, "-m", "bench.vulndb", "--child-baseline", str(dump)])
             rows["base_s"].append(seconds)
             rows["base_rss"].append(rss)
         db_mb = (Path(scratch) / "vulndb.sqlite").stat().st_size / 1e6
