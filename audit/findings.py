@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from datetime import date
 
 import msgspec
 
@@ -54,6 +55,27 @@ def fingerprint(check_id: str, resource: ObjectRef, container: str | None, detai
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
+class Waiver(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A reviewer's decision on findings, from the waivers file (`audit/waivers.py`).
+
+    The selector fields that are set must all match a finding; a waived finding
+    is shown as waived, never hidden.
+    """
+
+    owner: str
+    reason: str
+    expires: date
+    status: str = "accepted-risk"
+    """`accepted-risk`, `false-positive` or `fixed` (the review sheet's Status column)."""
+    ticket: str = ""
+    check_id: str | None = None
+    fingerprint: str | None = None
+    namespace: str | None = None
+    workload: str | None = None
+    """`Kind/name` or just the name of the finding's resource."""
+    image: str | None = None
+
+
 class Finding(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One problem on one object (one workload, not one replica), with its evidence."""
 
@@ -70,6 +92,8 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The value found at `field_path` (any JSON value)."""
     pods: tuple[str, ...] = ()
     """For a workload finding, the names of its pods that show the problem."""
+    waiver: Waiver | None = None
+    """The waiver that covers this finding, if any (set by `audit.waivers.apply_waivers`)."""
 
     @classmethod
     def create(
