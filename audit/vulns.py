@@ -47,10 +47,11 @@ class VulnMatch(Struct, kw_only=True):
     """Aliases and upstream ids (CVE ids), for display."""
     summary: str = ""
     severity: str = "unknown"
-    """One of `SEVERITIES`: from the CVSS v3 base score, else the ecosystem's own rating, else `unknown`."""
+    """One of `SEVERITIES`: from the CVSS base score (v4.0 before v3), else the ecosystem's rating, else `unknown`."""
     score: float | None = None
-    """The CVSS v3 base score, when the record has a v3 vector."""
+    """The CVSS base score of `vector`, when the record has a v4.0 or v3 vector."""
     vector: str | None = None
+    """The CVSS vector scored: the v4.0 one when the record has one, else v3.x."""
     fixed_version: str | None = None
     """The version that fixes it; None when there is no fix yet."""
 

@@ -1,4 +1,4 @@
-"""Vulnerability checks (KW-VULN-001 … KW-VULN-003): known vulnerable packages in the running images.
+"""Vulnerability checks (KW-VULN-001 … KW-VULN-004): known vulnerable packages in the running images.
 
 The matches come from the offline OSV database (`collectors/vulndb/scan.py`) as
 `Inventory.vulnerabilities`; this module only judges them. One finding per
@@ -6,7 +6,7 @@ The matches come from the offline OSV database (`collectors/vulndb/scan.py`) as
 workloads that run it, the layer that brought the package in (base image or one of
 your own build steps) and the fixed version, or "no fix yet".
 
-Severity is the record's (CVSS v3 base score, else the ecosystem's own rating). A record
+Severity is the record's (CVSS v4.0 or v3 base score, else the ecosystem's own rating). A record
 with no rating at all is reported as medium: not critical without evidence, and never
 silently low. Without a database (`Inventory.vulndb` unset) these checks find nothing;
 the missing database is the Report's coverage gap.
@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from audit.findings import Category, Severity
 from audit.images import ImageInventory
 from audit.model import ObjectRef
+from audit.trivy import compare_with_trivy
 from audit.vulns import VulnMatch
 from checks.config import Config
 from checks.engine import CheckContext, Hit, Reference, Target, check
@@ -107,6 +108,49 @@ def vulnerability_database_stale(_: object, ctx: CheckContext) -> Iterator[Hit]:
             observed={"imported_at": info.imported_at.isoformat(), "age_days": age},
             resource=ObjectRef(kind="VulnerabilityDatabase", name=info.path),
             detail="age",
+        )
+
+
+TRIVY_OPERATOR = Reference("Trivy Operator: VulnerabilityReport",
+                           "https://aquasecurity.github.io/trivy-operator/latest/docs/crds/vulnerability-report/")
+
+
+@check(
+    id="KW-VULN-004",
+    name="trivy-reports-unmatched-vulnerabilities",
+    title="Trivy Operator reports vulnerabilities kubeward did not match",
+    category=Category.VULNERABILITY,
+    severity=Severity.LOW,
+    target=Target.CLUSTER,
+    rationale="""The cluster runs Trivy Operator, and its VulnerabilityReport for an image lists
+    vulnerabilities that kubeward's own matching against the OSV database did not find. Either
+    source can be wrong (a stale database, a package one scanner does not read, a record that
+    only one data source carries), so a disagreement is worth a look before a clean result is
+    trusted.""",
+    remediation="""Look the listed ids up in the image's package inventory: update the OSV
+    database (`kubeward db update`) if it is older than Trivy's, or treat the finding as a false
+    positive of one side and waive it with the reason.""",
+    references=(TRIVY_OPERATOR, OSV),
+)
+def trivy_reports_unmatched_vulnerabilities(_: object, ctx: CheckContext) -> Iterator[Hit]:
+    inventory = ctx.inventory
+    comparison = inventory.trivy_comparison
+    if comparison is None and inventory.trivy_reports and inventory.vulndb is not None:
+        comparison = compare_with_trivy(inventory.trivy_reports, inventory.images, inventory.vulnerabilities)
+    if comparison is None:
+        return
+    for image in comparison.images:
+        if not image.only_trivy:
+            continue
+        name = image.reference or image.image
+        shown = ", ".join(image.only_trivy[:5]) + (" …" if len(image.only_trivy) > 5 else "")
+        yield Hit(
+            message=f"Trivy Operator reports {len(image.only_trivy)} vulnerabilities in {name} that kubeward "
+                    f"did not match ({shown}); both found {len(image.both)}.",
+            observed={"only_trivy": list(image.only_trivy), "both": len(image.both),
+                      "only_kubeward": list(image.only_kubeward)},
+            resource=ObjectRef(kind="Image", name=name),
+            detail="trivy-only",
         )
 
 

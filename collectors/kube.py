@@ -38,6 +38,7 @@ from audit.model import (
     ServerVersion,
     Service,
     ServiceAccount,
+    VulnerabilityReport,
     Workload,
 )
 from audit.progress import Progress, ProgressCallback, ignore_progress
@@ -86,9 +87,21 @@ _ITEM_TYPES: dict[Resource, type] = {
     R.NETWORK_POLICIES: NetworkPolicy,
     R.RUNTIME_CLASSES: RuntimeClass,
     R.POD_DISRUPTION_BUDGETS: PodDisruptionBudget,
+    R.VULNERABILITY_REPORTS: VulnerabilityReport,
 }
 _KIND_FILLED = {*R.WORKLOADS, R.ROLES, R.CLUSTER_ROLES, R.ROLE_BINDINGS, R.CLUSTER_ROLE_BINDINGS}
+class _APIResource(msgspec.Struct):
+    name: str = ""
+
+
+class _APIResourceList(msgspec.Struct):
+    """A group version's discovery document, reduced to the resource names it serves."""
+
+    resources: list[_APIResource] = []
+
+
 _status_decoder = msgspec.json.Decoder(_Status)
+_discovery_decoder = msgspec.json.Decoder(_APIResourceList)
 _version_decoder = msgspec.json.Decoder(ServerVersion)
 
 
@@ -145,11 +158,14 @@ class KubeCollector:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     on_progress: ProgressCallback = ignore_progress
     resources: Sequence[Resource] = R.COLLECTED
+    optional_resources: Sequence[Resource] = R.OPTIONAL
+    """Custom resources read only where discovery says the cluster serves them (Trivy Operator's reports)."""
     max_list_restarts: int = 3
 
     def __post_init__(self) -> None:
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self._gaps: list[CoverageGap] = []
+        self._failed: set[Resource] = set()
 
     # --- public ---------------------------------------------------------
 
@@ -159,7 +175,11 @@ class KubeCollector:
         collected_at = datetime.now(UTC)
         version = await self._preflight()
         lists = await asyncio.gather(*(self._collect_resource(r) for r in self.resources))
+        optional = await asyncio.gather(*(self._collect_optional(r) for r in self.optional_resources))
         by_resource = dict(zip(self.resources, lists, strict=True))
+        # An optional kind that is not installed, or could not be read, is absent rather than empty.
+        by_resource.update((r, found) for r, found in zip(self.optional_resources, optional, strict=True)
+                           if found is not None)
         inventory = _assemble(by_resource, ClusterInfo(
             context=self.context, server=self.server, version=version, namespaces_scope=tuple(self.namespaces),
             collected_at=collected_at))
@@ -274,8 +294,32 @@ class KubeCollector:
             failed = not await self._get_namespaces(decoder, found)
         else:
             failed = await self._list(resource, None, decoder, found) is None
+        if failed:
+            self._failed.add(resource)
         self.on_progress(Progress(source="kube", task=task, count=len(found), done=True, failed=failed))
         return found
+
+    async def _collect_optional(self, resource: Resource) -> list[Any] | None:
+        """A custom resource's objects; None when the cluster does not serve it or it could not be read.
+
+        Discovery (`GET /apis/<group>/<version>`, which every authenticated user may read) answers
+        whether it is installed: a 404, or a group version without that resource, is silently "not
+        installed". Once it is served, a failed list (403 …) is a coverage gap like any other.
+        """
+        try:
+            served = await self._get(resource.group_version_path, [], _discovery_decoder)
+        except _HttpError as exc:
+            if exc.status == 404:
+                return None
+            self._gap_from_error(exc, "get", resource, None, name="")
+            return None
+        except (_TimedOut, _Transient, ApiException, urllib3.exceptions.HTTPError) as exc:
+            self._gap(verb="get", resource=resource.group_version_path, reason="error", message=_describe(exc))
+            return None
+        if resource.plural not in {r.name for r in served.resources}:
+            return None
+        found = await self._collect_resource(resource)
+        return None if resource in self._failed else found
 
     async def _list(
         self, resource: Resource, namespace: str | None, decoder: msgspec.json.Decoder, out: list[Any]
@@ -385,6 +429,7 @@ def _assemble(lists: dict[Resource, list[Any]], cluster: ClusterInfo) -> Invento
         runtime_classes=tidied(R.RUNTIME_CLASSES),
         pod_disruption_budgets=tidied(R.POD_DISRUPTION_BUDGETS),
         services=tidied(R.SERVICES),
+        trivy_reports=tidied(R.VULNERABILITY_REPORTS) if R.VULNERABILITY_REPORTS in lists else None,
     )
 
 

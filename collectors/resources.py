@@ -79,4 +79,13 @@ COLLECTED: tuple[Resource, ...] = (
     POD_DISRUPTION_BUDGETS,
 )
 
-BY_KIND: dict[str, Resource] = {r.kind: r for r in COLLECTED}
+VULNERABILITY_REPORTS = Resource(
+    "aquasecurity.github.io", "v1alpha1", "vulnerabilityreports", "VulnerabilityReport", True
+)
+"""Trivy Operator's per-workload image scans; read only where the operator is installed."""
+
+#: Custom resources read when the cluster serves them: their API group missing from
+#: discovery means "not installed", which is no coverage gap.
+OPTIONAL: tuple[Resource, ...] = (VULNERABILITY_REPORTS,)
+
+BY_KIND: dict[str, Resource] = {r.kind: r for r in (*COLLECTED, *OPTIONAL)}

@@ -7,6 +7,11 @@ in the OSV schema 1.6 shape. Debian and Alpine records are keyed by source
 package (openssl, glibc, curl, zlib), as the real feeds are. The summaries
 are our own words.
 
+Fixed versions were checked against the Debian security tracker's entries
+(bookworm: CVE-2023-5363 3.0.11-1~deb12u2, CVE-2024-5535 3.0.15-1~deb12u1,
+CVE-2024-2398 7.88.1-10+deb12u6) and published scanner output for the same
+packages; zlib's CVE-2023-45853 is left unfixed in bookworm (minizip is not built).
+
 Against the demo images (`demo.images`) they make a realistic picture: the
 Debian 12 openssl 3.0.11-1~deb12u1 is vulnerable to CVE-2023-5363, while its
 glibc 2.36-9+deb12u3 already carries the fix for CVE-2023-4911 and its curl
@@ -107,7 +112,8 @@ _RECORDS: list[dict] = [
     _debian(
         "CVE-2024-5535",
         "openssl",
-        {"12": "3.0.14-1~deb12u1"},
+        # Not 3.0.14: upstream fixed it after that release; bookworm got it with 3.0.15 (security tracker).
+        {"12": "3.0.15-1~deb12u1"},
         summary="SSL_select_next_proto in OpenSSL can read past its buffer when given an empty client protocol list",
         published="2024-06-27T11:15:24Z",
         vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:H",

@@ -4,10 +4,21 @@ Each package is looked up in the OSV ecosystem its image's OS release (or its
 language) puts it in: `deb` packages of a Debian 12 image in `Debian:12` (a
 distroless image's os-release says debian), of Ubuntu 22.04 in every
 `Ubuntu:22.04…` ecosystem the database holds (`Ubuntu:22.04:LTS`), `apk`
-packages in `Alpine:v3.19`, `rpm` packages in `Red Hat:enterprise_linux:9…`,
-`Rocky Linux:9` or `AlmaLinux:9`; language packages in `PyPI`, `npm`, `Go`,
-`Maven`. Debian, Ubuntu and Alpine data is keyed by source package, so those
-are looked up by source name and source version when the package has them.
+packages in `Alpine:v3.19`, `rpm` packages in every `Red Hat:enterprise_linux:9::…`
+stream (`::baseos`, `::appstream` …), `Rocky Linux:9`, `AlmaLinux:9`,
+`SUSE:Linux Enterprise Server 15 SP5` or `openSUSE:Leap 15.6` (SUSE's releases
+are named after os-release's PRETTY_NAME, less the vendor word); language
+packages in `PyPI`, `npm`, `Go`, `Maven`. These strings are the ones the
+osv-schema ecosystem list defines and the published records use. Ubuntu Pro
+(ESM) ecosystems (`Ubuntu:Pro:22.04:LTS`) are left out: their fixes need a
+subscription the image may not have.
+
+Debian, Ubuntu and Alpine data is keyed by source package, so those are looked
+up by source name and source version when the package has them. The rpm
+distributions differ: AlmaLinux, Rocky Linux and Red Hat records name binary
+packages (`openssl-libs`), SUSE's name the source package with its binaries in
+`ecosystem_specific`; an rpm is looked up under both names, and a record found
+under both counts once.
 
 What cannot be judged is said, never passed off as clean: an OS release (or
 language) the database holds no data for is one `CoverageGap` per image, and
@@ -36,9 +47,16 @@ from collectors.vulndb.osv import OSVRecord, package_key
 LANGUAGE_ECOSYSTEMS = {"pypi": "PyPI", "npm": "npm", "golang": "Go", "maven": "Maven"}
 """Package ecosystem (as the image scan names it) → OSV ecosystem."""
 
-# The package kind each OS family installs with, and how its release names OSV ecosystems.
-_OS_PACKAGE_KIND = {"debian": "deb", "ubuntu": "deb", "alpine": "apk", "rhel": "rpm", "rocky": "rpm",
-                    "almalinux": "rpm"}
+OS_FAMILIES: dict[str, tuple[str, str]] = {
+    "debian": ("deb", "Debian"), "ubuntu": ("deb", "Ubuntu"), "alpine": ("apk", "Alpine"),
+    "rhel": ("rpm", "Red Hat"), "rocky": ("rpm", "Rocky Linux"), "almalinux": ("rpm", "AlmaLinux"),
+    "suse": ("rpm", "SUSE"), "opensuse": ("rpm", "openSUSE"),
+}
+"""OS family (see `os_family`) → (the package kind it installs with, its top-level OSV ecosystem)."""
+# os-release ids that belong to a family under another name.
+_FAMILY_OF_ID = {"distroless": "debian", "sles": "suse", "sles_sap": "suse", "sle-micro": "suse", "sl-micro": "suse",
+                 "opensuse-leap": "opensuse", "opensuse-tumbleweed": "opensuse", "opensuse-leap-micro": "opensuse",
+                 "opensuse-microos": "opensuse", "opensuse-slowroll": "opensuse"}
 # Rating words of the ecosystems' own scales (Debian urgency, Ubuntu priority, GHSA severity) → ours.
 _RATINGS = {"critical": "critical", "high": "high", "important": "high", "medium": "medium", "moderate": "medium",
             "low": "low", "negligible": "low", "unimportant": "low"}
@@ -81,7 +99,7 @@ def os_ecosystems(os_release: OSRelease | None, known: Iterable[str]) -> tuple[s
     """(label, the OSV ecosystems of `known` that hold this release's data); label "" for an OS we cannot map."""
     if os_release is None:
         return "", ()
-    family, version = _family(os_release), os_release.version_id
+    family, version = os_family(os_release), os_release.version_id
     major = version.split(".")[0]
     if family == "debian" and major.isdigit():
         label, wanted = f"Debian {major}", (lambda e: e == f"Debian:{major}")
@@ -97,26 +115,35 @@ def os_ecosystems(os_release: OSRelease | None, known: Iterable[str]) -> tuple[s
         label, wanted = f"Rocky Linux {major}", (lambda e: e == f"Rocky Linux:{major}")
     elif family == "almalinux" and major.isdigit():
         label, wanted = f"AlmaLinux {major}", (lambda e: e == f"AlmaLinux:{major}")
+    elif family in ("suse", "opensuse") and os_release.pretty_name:
+        # `SUSE:Linux Enterprise Server 15 SP5` / `openSUSE:Leap 15.6`; the full PRETTY_NAME is accepted too.
+        vendor = OS_FAMILIES[family][1]
+        label = os_release.pretty_name
+        names = {f"{vendor}:{label}", f"{vendor}:{label.removeprefix(vendor + ' ')}"}
+        wanted = names.__contains__
     else:
         return "", ()
     return label, tuple(sorted(e for e in known if wanted(e)))
 
 
 def rate(record: OSVRecord, entries: Sequence[object] = ()) -> tuple[str, float | None, str | None]:
-    """(severity, CVSS v3 score, vector) of a record: the v3 base score, else the ecosystem's own rating, else unknown.
+    """(severity, CVSS base score, vector) of a record: the CVSS base score, else the ecosystem's rating, else unknown.
 
     `entries` are the record's `Affected` entries for the package, whose own ratings come first.
-    v2 and v4 vectors are not scored; a record with nothing usable is `unknown`, never `low`.
+    A CVSS v4.0 vector is preferred to a v3 one wherever both are given (FIRST recommends v4.0, and a
+    record that carries both was scored in v4.0 last); v3.x is used when there is no usable v4.0 vector.
+    v2 vectors are not scored. A record with nothing usable is `unknown`, never `low`.
     """
     ratings = [s for entry in entries for s in getattr(entry, "severity", ())] + list(record.severity)
-    for rating in ratings:
-        if rating.score.startswith("CVSS:3"):
-            try:
-                score = base_score(rating.score)
-            except ValueError:
-                continue
-            if score > 0:
-                return severity_of(score), score, rating.score
+    vectors = [r.score for r in ratings if r.score.startswith("CVSS:4.0/")]
+    vectors += [r.score for r in ratings if r.score.startswith("CVSS:3")]
+    for vector in vectors:
+        try:
+            score = base_score(vector)
+        except ValueError:
+            continue
+        if score > 0:
+            return severity_of(score), score, vector
     words = [r.score for r in ratings if r.type == "Ubuntu"]
     for specific in [*(getattr(e, "ecosystem_specific", None) for e in entries),
                      *(getattr(e, "database_specific", None) for e in entries), record.database_specific]:
@@ -142,7 +169,7 @@ class _Matcher:
     def image(self, image: ImageInventory) -> tuple[list[VulnMatch], list[CoverageGap]]:
         """The matches of one image and its coverage gaps."""
         label, os_ecos = os_ecosystems(image.os_release, self.known)
-        os_kind = _OS_PACKAGE_KIND.get(_family(image.os_release)) if image.os_release else None
+        os_kind = OS_FAMILIES.get(os_family(image.os_release), ("", ""))[0] if image.os_release else None
         uncovered: set[str] = set()
         unorderable: list[str] = []
         found: dict[tuple[str, str, str, str], VulnMatch] = {}
@@ -158,14 +185,18 @@ class _Matcher:
             else:
                 uncovered.add(_os_label(image.os_release, label, package.ecosystem))
                 continue
-            name, version = _lookup_key(package)
-            for ecosystem in ecosystems:
-                judged = self._judge(ecosystem, name, version)
-                if isinstance(judged, versions.VersionError):
-                    unorderable.append(f"{package.name} {package.version}")
-                    break
-                for j in judged:
-                    self._keep(found, image, attributed, (name, version), j)
+            seen: set[tuple[str, str]] = set()
+            for name, version in _lookup_keys(package):
+                for ecosystem in ecosystems:
+                    judged = self._judge(ecosystem, name, version)
+                    if isinstance(judged, versions.VersionError):
+                        unorderable.append(f"{package.name} {package.version}")
+                        break
+                    for j in judged:
+                        # An rpm found under its binary and its source name: the first name wins.
+                        if (j.ecosystem, j.record.id) not in seen:
+                            seen.add((j.ecosystem, j.record.id))
+                            self._keep(found, image, attributed, (name, version), j)
         return sorted(found.values(), key=_match_order), _gaps(image, uncovered, unorderable)
 
     def _judge(self, ecosystem: str, name: str, version: str) -> tuple[_Judgement, ...] | versions.VersionError:
@@ -215,27 +246,29 @@ class _Matcher:
         )
 
 
-def _family(os_release: OSRelease) -> str:
-    """The OS family whose data applies: distroless images are Debian underneath."""
-    if os_release.id == "distroless":
-        return "debian"
-    return os_release.id
+def os_family(os_release: OSRelease) -> str:
+    """The OS family whose data applies (a key of `OS_FAMILIES`, or the os-release id when unknown):
+    distroless images are Debian underneath; SLES and SLE Micro are `suse`, openSUSE's flavours `opensuse`."""
+    return _FAMILY_OF_ID.get(os_release.id, os_release.id)
 
 
-def _lookup_key(package: Package) -> tuple[str, str]:
-    """(name, version) as the ecosystem's data is keyed: source package for Debian/Ubuntu/Alpine, else binary."""
+def _lookup_keys(package: Package) -> list[tuple[str, str]]:
+    """(name, version) pairs as the ecosystem's data is keyed, in order of preference: source package for
+    Debian/Ubuntu/Alpine; for rpm the binary package, then the source package when it differs; else binary."""
     if package.ecosystem in ("deb", "apk") and package.source_name:
-        return package.source_name, package.source_version or package.version
+        return [(package.source_name, package.source_version or package.version)]
+    if package.ecosystem == "rpm" and package.source_name and package.source_name != package.name:
+        return [(package.name, package.version), (package.source_name, package.source_version or package.version)]
     if package.ecosystem == "golang" and package.name == "stdlib":
         # Go binaries record `go1.21.3`; the Go vulnerability database says `1.21.3`.
-        return package.name, package.version.removeprefix("go")
-    return package.name, package.version
+        return [(package.name, package.version.removeprefix("go"))]
+    return [(package.name, package.version)]
 
 
 def _os_label(os_release: OSRelease | None, label: str, kind: str) -> str:
     if os_release is None:
         return f"{kind} packages (no os-release)"
-    if label and kind == _OS_PACKAGE_KIND.get(_family(os_release)):
+    if label and kind == OS_FAMILIES.get(os_family(os_release), ("", ""))[0]:
         return label
     name = os_release.pretty_name or f"{os_release.id} {os_release.version_id}".strip()
     return f"{kind} packages on {name}"

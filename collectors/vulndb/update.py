@@ -21,10 +21,15 @@ import urllib3
 
 from audit.images import ImageInventory
 from collectors.vulndb.database import ImportProgress, ImportResult, VulnDBError, import_osv
+from collectors.vulndb.scan import OS_FAMILIES, os_family
 
 OSV_BASE_URL = "https://osv-vulnerabilities.storage.googleapis.com"
-OSV_ECOSYSTEMS = ("Debian", "Ubuntu", "Alpine", "Red Hat", "Rocky Linux", "AlmaLinux", "PyPI", "npm", "Go", "Maven")
-"""The top-level OSV ecosystems kubeward matches, in the order they are downloaded and listed."""
+OSV_ECOSYSTEMS = ("Debian", "Ubuntu", "Alpine", "Red Hat", "Rocky Linux", "AlmaLinux", "SUSE", "openSUSE",
+                  "PyPI", "npm", "Go", "Maven")
+"""The top-level OSV ecosystems kubeward matches, in the order they are downloaded and listed.
+
+Each is a folder of the OSV bucket (`Red Hat/all.zip`, `Rocky Linux/all.zip`), spelled as the osv-schema
+ecosystem list spells it; the records inside carry the release (`Rocky Linux:9`, `openSUSE:Leap 15.6`)."""
 MAX_DOWNLOAD_BYTES = 2 * 1024**3
 """A dump larger than this is refused: the largest (Debian) is a few hundred MB."""
 CHUNK_BYTES = 1024 * 1024
@@ -36,15 +41,6 @@ _RETRIES = urllib3.Retry(total=3, connect=3, read=2, status=3, other=0, redirect
 
 # Package kind (as the image scan names it) → OSV ecosystem, for kinds whose ecosystem does not depend on the OS.
 _KIND_ECOSYSTEMS = {"apk": "Alpine", "pypi": "PyPI", "npm": "npm", "golang": "Go", "maven": "Maven"}
-# (package kind, os-release id) → OSV ecosystem, for kinds several distributions share.
-_OS_ECOSYSTEMS = {
-    ("deb", "debian"): "Debian",
-    ("deb", "distroless"): "Debian",
-    ("deb", "ubuntu"): "Ubuntu",
-    ("rpm", "rhel"): "Red Hat",
-    ("rpm", "rocky"): "Rocky Linux",
-    ("rpm", "almalinux"): "AlmaLinux",
-}
 
 
 def ecosystems_in_use(images: Sequence[ImageInventory]) -> list[str]:
@@ -55,10 +51,11 @@ def ecosystems_in_use(images: Sequence[ImageInventory]) -> list[str]:
     """
     needed: set[str] = set()
     for image in images:
-        os_id = image.os_release.id if image.os_release is not None else ""
+        family = os_family(image.os_release) if image.os_release is not None else ""
+        os_kind, os_ecosystem = OS_FAMILIES.get(family, ("", ""))
         for attributed in image.packages:
             kind = attributed.package.ecosystem
-            ecosystem = _KIND_ECOSYSTEMS.get(kind) or _OS_ECOSYSTEMS.get((kind, os_id))
+            ecosystem = _KIND_ECOSYSTEMS.get(kind) or (os_ecosystem if kind == os_kind else None)
             if ecosystem is not None:
                 needed.add(ecosystem)
     return [e for e in OSV_ECOSYSTEMS if e in needed]

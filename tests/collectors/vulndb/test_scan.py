@@ -152,9 +152,15 @@ V4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
 @pytest.mark.parametrize(("record", "expected"), [
     (OSVRecord(id="a", modified="x", severity=(Severity("CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),)),
      ("critical", 9.8)),
-    # A v4 vector is not scored: the ecosystem's rating decides.
+    # A v4.0 vector is scored, before the ecosystem's rating and before a v3 vector of the same record.
     (OSVRecord(id="b", modified="x", severity=(Severity("CVSS_V4", V4),),
-               database_specific={"severity": "MODERATE"}), ("medium", None)),
+               database_specific={"severity": "MODERATE"}), ("critical", 9.3)),
+    (OSVRecord(id="b3", modified="x", severity=(Severity("CVSS_V3", "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N"),
+                                                Severity("CVSS_V4", V4))), ("critical", 9.3)),
+    # A malformed v4.0 vector falls back to v3.
+    (OSVRecord(id="b4", modified="x", severity=(Severity("CVSS_V4", "CVSS:4.0/AV:N"),
+                                                Severity("CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"))),
+     ("critical", 9.8)),
     (OSVRecord(id="c", modified="x", severity=(Severity("Ubuntu", "high"),)), ("high", None)),
     (OSVRecord(id="d", modified="x", database_specific={"urgency": "low**"}), ("low", None)),
     (OSVRecord(id="e", modified="x", database_specific={"urgency": "not yet assigned"}), ("unknown", None)),
