@@ -5,6 +5,9 @@
     kubeward open report.json                               the dashboard on a saved snapshot
     kubeward demo [--pods N] [--serve | -o report.json]     the built-in demo cluster
     kubeward checks [--markdown]                            the check catalogue
+    kubeward export report.json -o review.xlsx              a saved Report as XLSX, CSV, SARIF, CycloneDX
+    kubeward review import reviewed.xlsx -o waivers.yaml    reviewers' decisions into the waivers file
+    kubeward diff old.json new.json [--fail-on high]        what changed between two snapshots
 
 Textual is imported only by the commands that open the dashboard, so `scan`
 never loads it. Every expected failure prints one line and exits 2.
@@ -21,6 +24,8 @@ import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -28,16 +33,22 @@ from rich.markup import escape
 from rich.text import Text
 
 from audit import __version__
+from audit.export import FORMATS as EXPORT_FORMATS
+from audit.export import ExportError, export_report, guess_format
+from audit.findings import Finding, Severity, Waiver
 from audit.pipeline import AuditOptions, ImageOptions, run_audit
 from audit.progress import Progress, ProgressCallback, ignore_progress
-from audit.report import Report, ReportError, load_report, save_report, write_atomic
+from audit.report import Report, ReportError, load_report, write_atomic
+from audit.review import ReviewError
 from audit.styles import SEVERITY_STYLES
 from audit.summary import print_images, print_summary
+from audit.waivers import WaiverError, apply_waivers, load_waivers, print_waiver_summary
 from checks.config import Config, ConfigError, load_config
 from collectors.kube import KubeConnectionError
 from collectors.kubeconfig import KubeConfigError, KubeTarget, load_kube_target
 
 EXIT_USAGE = 2
+SEVERITY_NAMES = tuple(s.value for s in Severity)
 
 
 class CliError(Exception):
@@ -55,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan = commands.add_parser("scan", help="audit without the dashboard and write the Report")
     _add_cluster_options(scan, suppress=True)
-    scan.add_argument("-o", "--output", metavar="PATH", help="write the Report (JSON) here")
+    scan.add_argument("-o", "--output", metavar="PATH", help="write the Report here (JSON unless --format or the"
+                                                             " suffix says otherwise)")
+    _add_review_options(scan)
 
     image = commands.add_parser("image", help="scan one image on its own")
     image_commands = image.add_subparsers(dest="image_command", metavar="ACTION", required=True)
@@ -101,7 +114,39 @@ def build_parser() -> argparse.ArgumentParser:
                       help="only serve the demo cluster; print the kubeconfig path and wait")
     mode.add_argument("-o", "--output", metavar="PATH",
                       help="scan the demo cluster headless and write the Report here")
+    _add_review_options(demo)
+
+    export = commands.add_parser("export", help="write a saved Report as XLSX, CSV, JSON, SARIF or CycloneDX")
+    export.add_argument("report", metavar="REPORT.json")
+    export.add_argument("-o", "--output", metavar="PATH", required=True, help="where to write the export")
+    export.add_argument("--format", choices=EXPORT_FORMATS, help="the export format (default: from the suffix)")
+    export.add_argument("--waivers", metavar="FILE", help="apply this waivers file (YAML) first")
+
+    review = commands.add_parser("review", help="the review round trip: the reviewed spreadsheet into waivers")
+    review_commands = review.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+    review_import = review_commands.add_parser("import", help="read a reviewed XLSX export into a waivers file")
+    review_import.add_argument("workbook", metavar="REVIEWED.xlsx")
+    review_import.add_argument("-o", "--output", metavar="FILE",
+                               help="the waivers file to write (default: the --waivers file, else waivers.yaml)")
+    review_import.add_argument("--waivers", metavar="FILE", help="an existing waivers file to merge the decisions into")
+    review_import.add_argument("--report", metavar="REPORT.json",
+                               help="a newer Report: rows whose finding it no longer has are reported, not imported")
+
+    diff = commands.add_parser("diff", help="what changed between two saved Reports")
+    diff.add_argument("old", metavar="OLD.json")
+    diff.add_argument("new", metavar="NEW.json")
+    diff.add_argument("--fail-on", metavar="SEVERITY", choices=SEVERITY_NAMES,
+                      help="exit 1 when a new unwaived finding at or above this severity appears")
     return parser
+
+
+def _add_review_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=EXPORT_FORMATS,
+                        help="the format of -o (default: from its suffix, else json)")
+    parser.add_argument("--waivers", metavar="FILE", help="apply this waivers file (YAML) to the findings")
+    parser.add_argument("--fail-on", metavar="SEVERITY", choices=SEVERITY_NAMES,
+                        help="exit 1 when an unwaived finding at or above this severity exists"
+                             f" ({', '.join(SEVERITY_NAMES)})")
 
 
 def _add_cluster_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -123,6 +168,11 @@ def _add_cluster_options(parser: argparse.ArgumentParser, *, suppress: bool) -> 
     parser.add_argument("--vulndb", metavar="FILE",
                         help="the OSV database to match images against (default: the one `kubeward db import` made)",
                         **default)
+    parser.add_argument("--audit-log", metavar="PATH", action="append", dest="audit_logs",
+                        help="an API server audit log (plain, rotated or .gz file, or a directory of them) to read"
+                             " exec sessions from (repeatable)", **default)
+    parser.add_argument("--since", metavar="DURATION",
+                        help="how far back to read the audit logs: 30d, 12h, 90m … (default 30d)", **default)
     _add_image_options(parser, suppress=suppress)
 
 
@@ -151,7 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (CliError, KubeConfigError, KubeConnectionError, ReportError, ConfigError) as exc:
+    except (CliError, KubeConfigError, KubeConnectionError, ReportError, ConfigError, WaiverError, ReviewError,
+            ExportError) as exc:
         print(f"kubeward: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -173,10 +224,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _db(args)
     if args.command == "image":
         return _image_scan(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command == "review":
+        return _review_import(args)
+    if args.command == "diff":
+        return _diff(args)
     target = load_kube_target(getattr(args, "kubeconfig", None), getattr(args, "context", None))
     options = _options(args)
     if args.command == "scan":
-        return _scan(target, options, getattr(args, "output", None))
+        return _scan(target, options, getattr(args, "output", None), review=_review_options(args))
     return _run_tui(target=target, options=options)
 
 
@@ -187,9 +244,25 @@ def _options(args: argparse.Namespace) -> AuditOptions:
     config = load_config(config_path) if config_path else Config()
     images_off = getattr(args, "no_images", False)
     vulndb = getattr(args, "vulndb", None)
+    audit_logs, since = _audit_log_options(args)
     return AuditOptions(namespaces=tuple(namespaces), timeout=timeout or 30.0, config=config,
                         images=None if images_off else _image_options(args),
-                        vulndb=Path(vulndb) if vulndb else default_vulndb_path())
+                        vulndb=Path(vulndb) if vulndb else default_vulndb_path(),
+                        audit_logs=audit_logs, since=since)
+
+
+def _audit_log_options(args: argparse.Namespace) -> tuple[tuple[Path, ...], timedelta]:
+    """`--audit-log` paths, checked before the cluster is read, and the `--since` window."""
+    from collectors.auditlog.files import AuditLogPathError, audit_log_files
+    from collectors.auditlog.window import DEFAULT_WINDOW, parse_duration
+
+    paths = tuple(Path(p) for p in getattr(args, "audit_logs", None) or ())
+    try:
+        audit_log_files(paths)
+        since = getattr(args, "since", None)
+        return paths, parse_duration(since) if since else DEFAULT_WINDOW
+    except (AuditLogPathError, ValueError) as error:
+        raise CliError(str(error)) from None
 
 
 def _image_options(args: argparse.Namespace) -> ImageOptions:
@@ -206,17 +279,96 @@ def _image_options(args: argparse.Namespace) -> ImageOptions:
                         archives=archives)
 
 
-def _scan(target: KubeTarget, options: AuditOptions, output: str | None) -> int:
+@dataclass(frozen=True)
+class _ReviewOptions:
+    """`--format`, `--waivers` and `--fail-on` of scan and demo, checked before the audit starts."""
+
+    fmt: str | None = None
+    waivers: tuple[Waiver, ...] | None = None
+    waivers_path: str = ""
+    fail_on: Severity | None = None
+
+
+def _review_options(args: argparse.Namespace) -> _ReviewOptions:
+    path = getattr(args, "waivers", None)
+    fail_on = getattr(args, "fail_on", None)
+    output = getattr(args, "output", None)
+    fmt = getattr(args, "format", None)
+    if fmt and not output:
+        raise CliError("--format needs -o PATH")
+    return _ReviewOptions(fmt=fmt or (guess_format(output) or "json" if output else None),
+                          waivers=load_waivers(path) if path else None, waivers_path=path or "",
+                          fail_on=Severity(fail_on) if fail_on else None)
+
+
+def _scan(target: KubeTarget, options: AuditOptions, output: str | None,
+          review: _ReviewOptions = _ReviewOptions()) -> int:
     err = Console(stderr=True)
     with _progress_display(err) as on_progress:
         report = asyncio.run(run_audit(target, options, on_progress=on_progress))
+    if review.waivers is not None:
+        report = apply_waivers(report, review.waivers, datetime.now(UTC).date(), source=review.waivers_path)
     if output:
-        try:
-            save_report(report, output)
-        except OSError as exc:
-            raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
+        export_report(report, output, review.fmt)
     print_summary(report, Console(), output=output)
+    if review.waivers is not None:
+        print_waiver_summary(report, Console())
+    return _fail_on(report.findings, review.fail_on, err)
+
+
+def _fail_on(findings: Sequence[Finding], threshold: Severity | None, err: Console, what: str = "") -> int:
+    """1 when an unwaived finding at or above `threshold` is among `findings` (for CI and cron)."""
+    if threshold is None:
+        return 0
+    failing = [f for f in findings if f.waiver is None and f.severity.rank >= threshold.rank]
+    if not failing:
+        return 0
+    err.print(f"kubeward: {len(failing)} unwaived {what}finding(s) at or above {threshold.value}", highlight=False)
+    return 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    report = load_report(args.report)
+    if args.waivers:
+        report = apply_waivers(report, load_waivers(args.waivers), datetime.now(UTC).date(), source=args.waivers)
+    written = export_report(report, args.output, args.format)
+    Console().print(Text(f"{args.format or guess_format(written)} export written to {written}"))
     return 0
+
+
+def _review_import(args: argparse.Namespace) -> int:
+    from audit.export.atomic import atomic_file
+    from audit.review import import_review, waiver_summary
+    from audit.waivers import dump_waivers
+
+    existing = load_waivers(args.waivers) if args.waivers else ()
+    report = load_report(args.report) if args.report else None
+    result = import_review(args.workbook, existing, report=report)
+    output = args.output or args.waivers or "waivers.yaml"
+    try:
+        with atomic_file(output) as out:
+            out.write(dump_waivers(result.waivers).encode())
+    except OSError as exc:
+        raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
+    console = Console()
+    console.print(Text(f"{output}: {waiver_summary(result)}"), soft_wrap=True)
+    if result.problems:
+        err = Console(stderr=True)
+        err.print(Text(f"{len(result.problems)} decided row(s) not imported:", style="bold yellow"))
+        for problem in result.problems:
+            err.print(Text(f"  {problem}"), soft_wrap=True)
+        return 1
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from audit.diff import diff_reports, print_diff
+
+    old, new = load_report(args.old), load_report(args.new)
+    diff = diff_reports(old, new)
+    print_diff(diff, Console(), old_name=args.old, new_name=args.new)
+    threshold = Severity(args.fail_on) if args.fail_on else None
+    return _fail_on(diff.new, threshold, Console(stderr=True), what="new ")
 
 
 def default_vulndb_path(environ: dict[str, str] | None = None) -> Path:
@@ -336,6 +488,7 @@ def _demo(args: argparse.Namespace) -> int:
     from demo.cluster import generate_cluster
 
     err = Console(stderr=True)
+    review = _review_options(args)
     with err.status(f"generating a demo cluster of {args.pods} pods…"):
         objects = generate_cluster(pods=args.pods, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="kubeward-demo-") as tmp, ApiServerDouble(objects, tls=True) as server:
@@ -349,8 +502,10 @@ def _demo(args: argparse.Namespace) -> int:
         options = _options(args)
         if options.images is not None:
             options = _demo_image_options(objects, Path(tmp), options, seed=args.seed)
+        if not options.audit_logs:
+            options = _demo_audit_log_options(objects, Path(tmp), options, seed=args.seed)
         if args.output:
-            return _scan(target, options, args.output)
+            return _scan(target, options, args.output, review=review)
         return _run_tui(target=target, options=options)
 
 
@@ -368,6 +523,19 @@ def _demo_image_options(objects: list[dict], directory: Path, options: AuditOpti
     import_osv([write_demo_osv(directory / "osv")], vulndb)
     images = ImageOptions(sources=(), archives=(archive,), cache_dir=directory / "cache")
     return dataclasses.replace(options, images=images, vulndb=vulndb)
+
+
+def _demo_audit_log_options(objects: list[dict], directory: Path, options: AuditOptions, *,
+                            seed: int) -> AuditOptions:
+    """The demo cluster's API server audit log, written for it (three weeks back from now), so the
+    dashboard shows who opened shells as well as who could."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from demo.auditlog import write_demo_audit_log
+
+    logs = write_demo_audit_log(objects, directory / "audit", now=datetime.now(UTC), seed=seed)
+    return dataclasses.replace(options, audit_logs=(logs,))
 
 
 def _wait_for_interrupt() -> None:

@@ -21,7 +21,9 @@ from typing import Literal
 import msgspec
 from msgspec import field
 
+from audit.exec_evidence import ExecEvidence
 from audit.images import ImageInventory
+from audit.trivy import TrivyComparison
 from audit.vulns import VulnDBInfo, VulnMatch
 
 
@@ -872,6 +874,54 @@ class Service(K8s, kw_only=True):
     status: ServiceStatus = ServiceStatus()
 
 
+# --- Trivy Operator (aquasecurity.github.io/v1alpha1), read where it is installed -----------------
+
+
+class TrivyVulnerability(K8s, kw_only=True):
+    """One vulnerability of one package, as Trivy reported it."""
+
+    vulnerability_id: str = field(default="", name="vulnerabilityID")
+    """A CVE id mostly; GHSA or a distribution's id where there is no CVE."""
+    resource: str = ""
+    """The package (binary package name for OS packages)."""
+    installed_version: str = ""
+    fixed_version: str = ""
+    severity: str = ""
+    """CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN."""
+
+
+class TrivyArtifact(K8s, kw_only=True):
+    repository: str = ""
+    tag: str = ""
+    digest: str = ""
+    """The scanned image's digest (`sha256:…`); older operators leave it empty."""
+
+
+class TrivyRegistry(K8s, kw_only=True):
+    server: str = ""
+
+
+class TrivyScanner(K8s, kw_only=True):
+    name: str = ""
+    version: str = ""
+
+
+class TrivyReport(K8s, kw_only=True):
+    artifact: TrivyArtifact = TrivyArtifact()
+    registry: TrivyRegistry = TrivyRegistry()
+    scanner: TrivyScanner = TrivyScanner()
+    update_timestamp: datetime | None = None
+    vulnerabilities: tuple[TrivyVulnerability, ...] = ()
+
+
+class VulnerabilityReport(K8s, kw_only=True):
+    """Trivy Operator's scan of one workload container's image (labels name the workload and container)."""
+
+    kind: str = "VulnerabilityReport"
+    metadata: ObjectMeta
+    report: TrivyReport = TrivyReport()
+
+
 # --- the inventory --------------------------------------------------------
 
 
@@ -916,6 +966,12 @@ class Inventory(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, d
     """Known vulnerabilities of the images' packages, matched offline against the OSV database."""
     vulndb: VulnDBInfo | None = None
     """The vulnerability database matched against, when there was one."""
+    exec_evidence: ExecEvidence | None = None
+    """Exec sessions seen in the API server's audit log (`--audit-log`); None when no log was read."""
+    trivy_reports: tuple[VulnerabilityReport, ...] | None = None
+    """Trivy Operator's VulnerabilityReports; None when the operator is not installed or they could not be read."""
+    trivy_comparison: TrivyComparison | None = None
+    """Our matches and Trivy's, image by image (`audit.trivy`); None without both."""
 
     @cached_property
     def images_by_digest(self) -> dict[str, ImageInventory]:

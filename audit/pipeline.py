@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -16,9 +16,11 @@ from audit.images import ImageInventory
 from audit.model import Inventory
 from audit.progress import Progress, ProgressCallback, ignore_progress
 from audit.report import Report, ReportMeta
+from audit.trivy import compare_with_trivy
 from checks.config import Config
 from checks.engine import evaluate
 from checks.rbac import exec_matrix
+from collectors.auditlog.reader import DEFAULT_WINDOW, AuditLogResult, read_audit_logs
 from collectors.images.cache import LayerCache
 from collectors.images.collector import ArchiveSource, ImageCollector, ImageReader
 from collectors.images.docker_engine import DockerEngine
@@ -46,6 +48,10 @@ class AuditOptions:
     """How to read the running images; None turns image scanning off (`--no-images`)."""
     vulndb: Path | None = None
     """The OSV database to match the images' packages against (`kubeward db import`)."""
+    audit_logs: Sequence[Path] = ()
+    """API server audit log files or directories to read exec sessions from (`--audit-log`)."""
+    since: timedelta = DEFAULT_WINDOW
+    """How far back from now the audit logs are read (`--since`)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,8 @@ async def run_audit(
     )
     result = await collector.collect()
     inventory, gaps = result.inventory, list(result.gaps)
+    # the audit log is read in a thread while the images are collected
+    audit_log = asyncio.ensure_future(read_exec_evidence(options, on_progress)) if options.audit_logs else None
     if options.images is not None:
         images, image_gaps = await collect_images(inventory, options.images, on_progress=on_progress)
         inventory = msgspec.structs.replace(inventory, images=images)
@@ -91,6 +99,14 @@ async def run_audit(
         if images and options.vulndb is not None:
             inventory, vuln_gaps = await asyncio.to_thread(match_vulnerabilities, inventory, options.vulndb)
             gaps.extend(vuln_gaps)
+    if inventory.trivy_reports and inventory.vulndb is not None:
+        # Trivy Operator's reports are a second opinion: compared only once we have our own matches.
+        inventory = msgspec.structs.replace(inventory, trivy_comparison=compare_with_trivy(
+            inventory.trivy_reports, inventory.images, inventory.vulnerabilities))
+    if audit_log is not None:
+        evidence, log_gaps = await audit_log
+        inventory = msgspec.structs.replace(inventory, exec_evidence=evidence)
+        gaps.extend(log_gaps)
     # CPU-bound; a thread keeps the TUI's event loop responsive while it runs
     evaluation = await asyncio.to_thread(evaluate, inventory, options.config)
     matrix = exec_matrix(inventory)
@@ -110,6 +126,16 @@ async def run_audit(
         check_stats=evaluation.stats,
         exec_matrix=matrix,
     )
+
+
+async def read_exec_evidence(options: AuditOptions, on_progress: ProgressCallback = ignore_progress) -> AuditLogResult:
+    """Read the audit logs in a thread; its progress messages are handed back to the event loop."""
+    loop = asyncio.get_running_loop()
+
+    def from_thread(event: Progress) -> None:
+        loop.call_soon_threadsafe(on_progress, event)
+
+    return await asyncio.to_thread(read_audit_logs, options.audit_logs, window=options.since, on_progress=from_thread)
 
 
 def match_vulnerabilities(inventory: Inventory, path: Path) -> tuple[Inventory, list[CoverageGap]]:

@@ -14,6 +14,7 @@ from audit.findings import Category, Severity
 from audit.images import ImageInventory
 from audit.report import Report
 from audit.styles import GRADE_STYLES, SEVERITY_STYLES
+from audit.trivy import TrivyComparison
 from audit.vulns import SEVERITIES, summarise_images
 from checks.scoring import score
 
@@ -53,6 +54,10 @@ def print_summary(report: Report, console: Console, *, output: str | None = None
         console.print(ns_table)
     if report.inventory.vulnerabilities:
         print_image_vulnerabilities(report, console)
+    if report.inventory.trivy_comparison is not None:
+        print_trivy_comparison(report.inventory.trivy_comparison, console)
+    if report.inventory.exec_evidence is not None:
+        print_exec_evidence(report, console)
     if report.gaps:
         gaps = Table(title=f"Coverage gaps ({len(report.gaps)}): not audited", show_edge=False,
                      title_style="bold yellow")
@@ -66,6 +71,34 @@ def print_summary(report: Report, console: Console, *, output: str | None = None
         console.print(f"Report written to {escape(output)}")
 
 
+
+
+def print_exec_evidence(report: Report, console: Console, *, limit: int = 10) -> None:
+    """What the audit log showed: sessions counted, and the containers people opened shells in."""
+    from audit.container_access import container_exec_access
+
+    evidence = report.inventory.exec_evidence
+    assert evidence is not None
+    outcomes = Counter(s.outcome.value for s in evidence.sessions)
+    read = [f for f in evidence.files if not f.skipped]
+    console.print(f"Audit log: {len(evidence.sessions)} exec sessions ({outcomes['opened']} opened,"
+                  f" {outcomes['denied']} denied, {outcomes['failed']} failed) in {len(read)} files,"
+                  f" {sum(f.lines for f in read):,} lines, {evidence.since:%Y-%m-%d %H:%M} –"
+                  f" {evidence.until:%Y-%m-%d %H:%M} UTC")
+    used = [row for row in container_exec_access(report) if row.sessions][:limit]
+    if not used:
+        return
+    table = Table(title="Containers with exec sessions, riskiest first", show_edge=False)
+    for column in ("container", "who", "opened", "denied", "last", "shell in image"):
+        table.add_column(column, justify="right" if column in ("opened", "denied") else "left")
+    for row in used:
+        who = sorted({s.identity for s in row.sessions})
+        shell = "unknown" if row.has_shell is None else ", ".join(row.shells) or "no"
+        last = row.last_session
+        table.add_row(Text(f"{row.namespace}/{row.pod}/{row.container}"),
+                      Text(", ".join(who[:3]) + (f" +{len(who) - 3}" if len(who) > 3 else "")),
+                      str(row.opened), str(row.denied), f"{last:%Y-%m-%d %H:%M}" if last else "", Text(shell))
+    console.print(table)
 
 
 def print_images(images: Sequence[ImageInventory], console: Console) -> None:
@@ -103,4 +136,23 @@ def print_image_vulnerabilities(report: Report, console: Console, *, limit: int 
     for entry in summaries[:limit]:
         table.add_row(Text(names.get(entry.image, entry.image)), *(str(entry.counts[s]) for s in SEVERITIES),
                       str(entry.fixable), entry.remedy)
+    console.print(table)
+
+
+def print_trivy_comparison(comparison: TrivyComparison, console: Console, *, limit: int = 5) -> None:
+    """One line comparing our matches with Trivy Operator's, and the images they disagree on most."""
+    console.print(
+        f"Trivy Operator: {comparison.reports} reports, {len(comparison.images)} images compared: "
+        f"{comparison.both} vulnerabilities found by both, {comparison.only_kubeward} only by kubeward, "
+        f"{comparison.only_trivy} only by Trivy"
+        + (f"; {len(comparison.unmatched)} images only Trivy scanned" if comparison.unmatched else ""))
+    disagreeing = [c for c in comparison.images if c.only_kubeward or c.only_trivy][:limit]
+    if not disagreeing:
+        return
+    table = Table(show_edge=False)
+    for column in ("image", "both", "only kubeward", "only Trivy", "e.g. only Trivy"):
+        table.add_column(column, justify="left" if column in ("image", "e.g. only Trivy") else "right")
+    for entry in disagreeing:
+        table.add_row(Text(entry.reference or entry.image), str(len(entry.both)), str(len(entry.only_kubeward)),
+                      str(len(entry.only_trivy)), Text(", ".join(entry.only_trivy[:3])))
     console.print(table)

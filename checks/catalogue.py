@@ -4,7 +4,18 @@ and renders the catalogue from their declarations, for `kubeward checks` and
 
 from __future__ import annotations
 
-from checks import exec_access, hardening, images, isolation, network, node, patch_readiness, vulnerabilities  # noqa: F401  (registration)
+from checks import (  # noqa: F401  (registration)
+    exec_access,
+    exec_evidence,
+    hardening,
+    images,
+    isolation,
+    network,
+    node,
+    patch_readiness,
+    vulnerabilities,
+    waivers,
+)
 from checks.engine import REGISTRY, Check
 
 CATEGORY_ORDER = ("isolation", "exec-access", "vulnerability", "image", "node", "patch-readiness", "coverage")

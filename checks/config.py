@@ -15,6 +15,11 @@ untrusted:                              # namespaces running untrusted code
   labels:
     kubeward.io/untrusted: ["true"]
 vulndb_max_age_days: 7                  # an older vulnerability database is a finding
+production:                             # exec sessions into these namespaces are findings
+  namespaces: [payments]
+  labels:
+    environment: [production, prod]
+exec_probe_threshold: 3                 # denied exec attempts by one identity that make probing
 ```
 """
 
@@ -56,6 +61,9 @@ DEFAULT_SENSITIVE = LabelMatch(labels={
     "data-classification": ["pci", "pii", "phi", "confidential", "restricted", "secret"],
 })
 DEFAULT_UNTRUSTED = LabelMatch(labels={"kubeward.io/untrusted": ["true"]})
+DEFAULT_PRODUCTION = LabelMatch(labels={
+    "kubeward.io/production": ["true"], "environment": ["production", "prod"], "env": ["production", "prod"],
+})
 
 
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -64,6 +72,10 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     untrusted: LabelMatch = DEFAULT_UNTRUSTED
     vulndb_max_age_days: int = 7
     """A vulnerability database imported longer ago than this (before the audit) is a finding."""
+    production: LabelMatch = DEFAULT_PRODUCTION
+    """Production namespaces, by name or namespace label: an exec session into one is a finding."""
+    exec_probe_threshold: int = 3
+    """This many denied exec attempts by one identity in the audit log's window is probing."""
 
     def override(self, declared: Check) -> CheckOverride | None:
         return self.checks.get(declared.id) or self.checks.get(declared.name)

@@ -42,6 +42,9 @@ class Target(enum.StrEnum):
     NAMESPACE = "namespace"
     CLUSTER = "cluster"
     """Called once; every hit names its own resource."""
+    WAIVERS = "waivers"
+    """Judged after the other checks, on each entry of the waivers file and the findings it
+    matched (`audit/waivers.py` runs these; `evaluate` does not)."""
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,8 @@ def evaluate(inventory: Inventory, config: Config | None = None, checks: Iterabl
     ctx = CheckContext(inventory, config)
     findings: list[Finding] = []
     stats: list[CheckStat] = []
-    selected = [c for c in (all_checks() if checks is None else checks) if config.enabled(c)]
+    selected = [c for c in (all_checks() if checks is None else checks)
+                if config.enabled(c) and c.target in _RUNNERS]
     for declared in selected:
         run = _RUNNERS[declared.target]
         check_findings, stat = run(declared, ctx)
