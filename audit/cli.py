@@ -177,7 +177,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     options = _options(args)
     if args.command == "scan":
         return _scan(target, options, getattr(args, "output", None))
-    return _run_tui(target=target, options=options)
+    return _run_tui(target=target, options=options, kubeconfig=getattr(args, "kubeconfig", None))
 
 
 def _options(args: argparse.Namespace) -> AuditOptions:
@@ -351,7 +351,7 @@ def _demo(args: argparse.Namespace) -> int:
             options = _demo_image_options(objects, Path(tmp), options, seed=args.seed)
         if args.output:
             return _scan(target, options, args.output)
-        return _run_tui(target=target, options=options)
+        return _run_tui(target=target, options=options, kubeconfig=str(kubeconfig))
 
 
 def _demo_image_options(objects: list[dict], directory: Path, options: AuditOptions, *, seed: int) -> AuditOptions:
@@ -383,11 +383,12 @@ def _wait_for_interrupt() -> None:
 
 def _run_tui(
     *, target: KubeTarget | None = None, options: AuditOptions | None = None,
-    report: Report | None = None, title: str = "",
+    report: Report | None = None, title: str = "", kubeconfig: str | None = None,
 ) -> int:
     from tui.app import KubewardApp
 
-    app = KubewardApp(target=target, options=options or AuditOptions(), report=report, source_name=title)
+    app = KubewardApp(target=target, options=options or AuditOptions(), report=report, source_name=title,
+                      kubeconfig=kubeconfig)
     app.run()
     if app.error:
         raise CliError(app.error)
