@@ -48,14 +48,17 @@ def object_of(inventory: Inventory, ref: ObjectRef) -> Any | None:
     else:
         found = inventory.workloads_by_ref.get(ref)
         if found is None:
-            pools = (inventory.roles, inventory.role_bindings, inventory.service_accounts, inventory.network_policies,
-                     inventory.services, inventory.pod_disruption_budgets, inventory.runtime_classes)
-            found = next((o for pool in pools for o in pool
-                          if getattr(o, "kind", kind) == kind and o.metadata.name == name
+            pools = {"Role": inventory.roles, "ClusterRole": inventory.roles, "RoleBinding": inventory.role_bindings,
+                     "ClusterRoleBinding": inventory.role_bindings, "ServiceAccount": inventory.service_accounts,
+                     "NetworkPolicy": inventory.network_policies, "Service": inventory.services,
+                     "PodDisruptionBudget": inventory.pod_disruption_budgets,
+                     "RuntimeClass": inventory.runtime_classes}
+            found = next((o for o in pools.get(kind, ())
+                          if getattr(o, "kind", None) in (kind, None) and o.metadata.name == name
                           and o.metadata.namespace == namespace), None)
     if found is None:
         return None
-    data = found if isinstance(found, dict) else msgspec.to_builtins(found)
+    data = msgspec.json.decode(msgspec.json.encode(found))  # plain JSON values: lists, not tuples
     if isinstance(data, dict):
         data.pop("ownerChain", None)
         data = {"kind": kind, **{k: v for k, v in data.items() if k != "kind"}}
@@ -67,7 +70,12 @@ def yaml_lines(value: Any, marked_path: str | None = None) -> list[YamlLine]:
     _emit(value, "", 0, lines)
     if not marked_path:
         return [YamlLine(text, path) for text, path in lines]
-    target = _best_path({path for _, path in lines}, marked_path)
+    known: set[str] = set()
+    for _, path in lines:
+        while path and path not in known:
+            known.add(path)
+            path = _parent(path)
+    target = _best_path(known, marked_path)
     return [YamlLine(text, path, _under(path, target)) for text, path in lines]
 
 
@@ -100,9 +108,13 @@ def _best_path(paths: set[str], wanted: str) -> str:
     while candidate:
         if candidate in paths:
             return candidate
-        cut = max(candidate.rfind("."), candidate.rfind("["))
-        candidate = candidate[:cut] if cut > 0 else ""
+        candidate = _parent(candidate)
     return ""
+
+
+def _parent(path: str) -> str:
+    cut = max(path.rfind("."), path.rfind("["))
+    return path[:cut] if cut > 0 else ""
 
 
 def _under(path: str, target: str) -> bool:

@@ -762,6 +762,4 @@ class Trail:
     keys: list[Any] = field(default_factory=list)
 
     def breadcrumbs(self) -> list[str]:
-        crumbs = [self.levels[0].title] if self.levels else []
-        crumbs += [level.label(key) for level, key in zip(self.levels, self.keys, strict=False)]
-        return crumbs
+        return [level.label(key) for level, key in zip(self.levels, self.keys, strict=False)]

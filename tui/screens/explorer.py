@@ -30,6 +30,8 @@ SIDE_COLUMNS = (FINDING_COLUMNS[0], FINDING_COLUMNS[1], Column("MESSAGE", max_wi
 class ExplorerScreen(ReportScreen):
     """A drill-down pane over `audit.explore` levels, starting at `root`."""
 
+    AUTO_FOCUS = "#rows"
+
     BINDINGS = [
         Binding("escape", "back", "Back", id="explorer.back"),
         Binding("slash", "filter", "Filter", id="explorer.filter"),

@@ -18,6 +18,8 @@ from tui.widgets.status_line import StatusLine
 class FindingsScreen(ReportScreen):
     """The findings pane: one row per finding, worst first."""
 
+    AUTO_FOCUS = "#findings"
+
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="findings.filter"),
         Binding("s", "sort", "Sort", id="findings.sort"),

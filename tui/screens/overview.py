@@ -27,6 +27,8 @@ GAP_COLUMNS = (Column("SOURCE"), Column("COULD NOT"), Column("NAMESPACE"), Colum
 class OverviewScreen(ReportScreen):
     """The first pane: how bad is it, where, and what could not be seen."""
 
+    AUTO_FOCUS = "#risks"
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="banner")
