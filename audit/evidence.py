@@ -19,6 +19,7 @@ from audit.findings import Finding
 from audit.model import Inventory, ObjectRef
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./@:+=, -]*$")
+_YAML_WORDS = ("true", "false", "null", "yes", "no", "on", "off", "~")
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,8 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     text = str(value)
-    if text and _PLAIN.match(text) and text.strip() == text and text.lower() not in ("true", "false", "null", "yes", "no") \
-            and not text[0].isdigit() and not text.startswith(("-", ":", "@")):
+    plain = _PLAIN.match(text) and text.strip() == text and text.lower() not in _YAML_WORDS
+    if text and plain and not text[0].isdigit() and not text.startswith(("-", ":", "@")):
         return text
     return json.dumps(text, ensure_ascii=False)
 

@@ -41,14 +41,33 @@ class Column:
     max_width: int = 60
 
 
-@dataclass(frozen=True)
 class Row:
-    """One line of a level: its cells, what it stands for, and its text for filtering."""
+    """One line of a level: its cells, what it stands for, and its text for filtering.
 
-    cells: tuple[Text, ...]
-    key: Any
-    search: str = ""
-    """Lower-case text a `/` filter matches against."""
+    Cells may be made on first use (`make`), so a list of 50,000 rows costs only
+    what is drawn: a table asks for the cells of the rows on screen.
+    """
+
+    __slots__ = ("_cells", "_make", "key", "search")
+
+    def __init__(self, cells: tuple[Text, ...] | None, key: Any, search: str = "",
+                 make: Callable[[], tuple[Text, ...]] | None = None) -> None:
+        self._cells = cells
+        self._make = make
+        self.key = key
+        self.search = search
+        """Lower-case text a `/` filter matches against."""
+
+    @property
+    def cells(self) -> tuple[Text, ...]:
+        if self._cells is None:
+            assert self._make is not None
+            self._cells = self._make()
+            self._make = None
+        return self._cells
+
+    def __repr__(self) -> str:
+        return f"Row({self.key!r})"
 
 
 def row(key: Any, *cells: Text | str) -> Row:
@@ -189,6 +208,18 @@ class Explorer:
                     out[status.digest].add(pod.workload)
         return {k: sorted(v, key=str) for k, v in out.items()}
 
+    @cached_property
+    def workloads_by_namespace(self) -> dict[str, list[ObjectRef]]:
+        """The top-level workloads of each namespace: those running pods (a bare pod is its own)
+        and those with none (scaled to zero, suspended), but no ReplicaSet a Deployment owns."""
+        refs: dict[str, set[ObjectRef]] = defaultdict(set)
+        for ref in self.pods_by_workload:
+            refs[ref.namespace or ""].add(ref)
+        for workload in self.inventory.workloads:
+            if not any(o.controller for o in workload.metadata.owner_references or ()):
+                refs[workload.metadata.namespace or ""].add(workload.ref)
+        return {ns: sorted(found, key=lambda r: (r.kind, r.name)) for ns, found in refs.items()}
+
     def image_findings(self, digest: str) -> list[Finding]:
         return self.findings_by_resource.get(ObjectRef(kind="Image", name=self.image_names.get(digest, digest)), [])
 
@@ -207,8 +238,8 @@ class Explorer:
 
     def warm(self) -> None:
         """Build the indexes now (off the event loop) so the first drill is as fast as the next."""
-        for index in ("findings_by_resource", "findings_by_namespace", "vulns_by_image", "workload_findings",
-                      "workloads_by_image", "_pods", "image_names"):
+        for index in ("findings_by_resource", "findings_by_namespace", "workloads_by_namespace", "vulns_by_image",
+                      "workload_findings", "workloads_by_image", "_pods", "image_names"):
             getattr(self, index)
         self.inventory.pods_by_node, self.inventory.workloads_by_ref, self.inventory.nodes_by_name  # noqa: B018
 
@@ -245,7 +276,7 @@ class NamespacesLevel(Level):
 
     def rows(self) -> list[Row]:
         inventory = self.explorer.inventory
-        workloads = Counter(ref.namespace for ref in self.explorer.pods_by_workload)
+        workloads = {ns: len(refs) for ns, refs in self.explorer.workloads_by_namespace.items()}
         out = []
         for namespace in inventory.namespaces:
             name = namespace.metadata.name
@@ -286,12 +317,7 @@ class WorkloadsLevel(Level):
         self.title = namespace
 
     def _refs(self) -> list[ObjectRef]:
-        refs = {ref for ref in self.explorer.pods_by_workload if ref.namespace == self.namespace}
-        for workload in self.explorer.inventory.workloads:
-            owned = any(o.controller for o in workload.metadata.owner_references or ())
-            if workload.metadata.namespace == self.namespace and not owned:
-                refs.add(workload.ref)
-        return sorted(refs, key=lambda r: (r.kind, r.name))
+        return self.explorer.workloads_by_namespace.get(self.namespace, [])
 
     def rows(self) -> list[Row]:
         out = []
@@ -472,8 +498,8 @@ class LayersLevel(Level):
 
 
 class PackagesLevel(Level):
-    columns = (Column("PACKAGE"), Column("VERSION"), Column("ECOSYSTEM"), Column("SOURCE"), Column("VULNS", "right"),
-               Column("WORST"), Column("FIX"))
+    columns = (Column("PACKAGE"), Column("VERSION"), Column("VULNS", "right"), Column("WORST"), Column("FIX"),
+               Column("ECOSYSTEM"), Column("SOURCE"))
 
     def __init__(self, explorer: Explorer, image: ImageInventory, layer: int | None) -> None:
         super().__init__(explorer)
@@ -489,22 +515,25 @@ class PackagesLevel(Level):
         return out
 
     def rows(self) -> list[Row]:
-        out = []
+        """Vulnerable packages first, worst first; then the rest by name."""
+        ranked = []
         for index, attributed in enumerate(self.image.packages):
             if self.layer is not None and attributed.layer != self.layer:
                 continue
             package = attributed.package
             vulns = self._vulns.get((package.name, package.version), [])
-            top = max((_VULN_SEVERITY.get(v.severity) for v in vulns if v.severity in _VULN_SEVERITY),
+            top = max((_VULN_SEVERITY[v.severity] for v in vulns if v.severity in _VULN_SEVERITY),
                       key=lambda s: s.rank, default=None)
+            ranked.append(((-(top.rank + 1) if top else 0 if vulns else 1, package.name), index, package, vulns, top))
+        out = []
+        for _, index, package, vulns, top in sorted(ranked, key=lambda r: r[0]):
             fixes = sorted({v.fixed_version for v in vulns if v.fixed_version})
             fix = Text(fixes[-1], style="green") if fixes else Text("no fix yet" if vulns else "", style="dim")
             source = package.source_name or ""
             if package.source_version and package.source_version != package.version:
                 source = f"{source} {package.source_version}"
-            out.append(row(index, package.name, package.version, package.ecosystem, source,
-                           number(len({v.vuln_id for v in vulns})),
-                           severity_text(top) if vulns else Text(""), fix))
+            out.append(row(index, package.name, package.version, number(len({v.vuln_id for v in vulns})),
+                           severity_text(top) if vulns else Text(""), fix, package.ecosystem, source))
         return out
 
     def child(self, key: int) -> Level | None:
@@ -667,7 +696,8 @@ class ImagesLevel(Level):
 
 class AccessLevel(Level):
     title = "exec access"
-    columns = (Column("SUBJECT"), Column("NAMESPACE"), Column("PATH"), Column("VERBS"), Column("VIA", max_width=60))
+    columns = (Column("SUBJECT", max_width=44), Column("NAMESPACE"), Column("PATH"), Column("VERBS", max_width=20),
+               Column("VIA", max_width=60))
 
     def rows(self) -> list[Row]:
         out = []

@@ -105,7 +105,8 @@ class Grouping(enum.StrEnum):
 
 
 FINDING_COLUMNS = (Column("SEVERITY"), Column("CHECK"), Column("CATEGORY"), Column("NAMESPACE"),
-                   Column("RESOURCE", max_width=48), Column("CONTAINER", max_width=24), Column("MESSAGE", max_width=400))
+                   Column("RESOURCE", max_width=48), Column("CONTAINER", max_width=24),
+                   Column("MESSAGE", max_width=400))
 
 
 @dataclass
@@ -127,30 +128,44 @@ class FindingsView:
 
     def __post_init__(self) -> None:
         self._entries = [self._entry(f) for f in self.findings]
+        self._orders: dict[SortKey, list[_Entry]] = {}
+        self._last: tuple[SortKey, FindingQuery, list[_Entry]] | None = None
+
+    def _ordered(self, sort: SortKey) -> list[_Entry]:
+        if sort not in self._orders:
+            self._orders[sort] = sorted(self._entries, key=_SORTS[sort])
+        return self._orders[sort]
 
     def _entry(self, finding: Finding) -> _Entry:
         resource = finding.resource
         name = f"{resource.kind}/{resource.name}"
         namespace = resource.namespace or ""
-        waived = finding.waiver is not None
-        severity = severity_text(finding.severity, waived=waived)
-        if waived:
-            severity.append(" waived", style="italic dim")
-        cells = (severity, Text(finding.check_id), Text(finding.category.value), Text(namespace), Text(name),
-                 Text(finding.container or ""), Text(finding.message))
-        search = " ".join((finding.check_id, self.check_names.get(finding.check_id, ""), finding.category.value,
-                           namespace, name, finding.container or "", finding.message)).lower()
-        check_text = f"{finding.check_id} {self.check_names.get(finding.check_id, '')}".lower()
-        return _Entry(finding, Row(cells, finding, search), check_text, namespace.lower(), resource.kind.lower())
+        check_name = self.check_names.get(finding.check_id, "")
+        search = " ".join((finding.check_id, check_name, finding.category.value, namespace, name,
+                           finding.container or "", finding.message)).lower()
+        check_text = f"{finding.check_id} {check_name}".lower()
+        row = Row(None, finding, search, make=lambda: _cells(finding, namespace, name))
+        return _Entry(finding, row, check_text, namespace.lower(), resource.kind.lower())
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def rows(self, query: FindingQuery = FindingQuery(), sort: SortKey = SortKey.SEVERITY,
              grouping: Grouping = Grouping.NONE) -> list[Row]:
-        """The rows shown: filtered, sorted and, when grouped, with a header row (key None) per group."""
-        entries = [e for e in self._entries if _matches(e, query)] if not query.empty else list(self._entries)
-        entries.sort(key=_SORTS[sort])
+        """The rows shown: filtered, sorted and, when grouped, with a header row (key None) per group.
+
+        Each order is sorted once and filtering keeps it; a query that only narrows the previous
+        one (more letters typed) filters the previous result instead of everything."""
+        ordered = self._ordered(sort)
+        if query.empty:
+            entries = ordered
+        else:
+            base = ordered
+            last = self._last
+            if last is not None and last[0] is sort and narrows(query, last[1]):
+                base = last[2]
+            entries = _filter(base, query)
+        self._last = (sort, query, entries)
         if grouping is Grouping.NONE:
             return [e.row for e in entries]
         group_of = _GROUPS[grouping]
@@ -166,6 +181,35 @@ class FindingsView:
             out.append(Row((header,), None, name.lower()))
             out.extend(e.row for e in members)
         return out
+
+
+def _cells(finding: Finding, namespace: str, name: str) -> tuple[Text, ...]:
+    waived = finding.waiver is not None
+    severity = severity_text(finding.severity, waived=waived)
+    if waived:
+        severity.append(" waived", style="italic dim")
+    return (severity, Text(finding.check_id), Text(finding.category.value), Text(namespace), Text(name),
+            Text(finding.container or ""), Text(finding.message))
+
+
+def narrows(query: FindingQuery, previous: FindingQuery) -> bool:
+    """True when every finding `query` matches is also matched by `previous`: the same field
+    conditions, and each earlier word contained in some word now."""
+    same_fields = (query.without == previous.without and query.min_severity == previous.min_severity
+                   and query.categories == previous.categories and query.namespaces == previous.namespaces
+                   and query.checks == previous.checks and query.kinds == previous.kinds
+                   and query.waived == previous.waived)
+    return same_fields and all(any(old in new for new in query.words) for old in previous.words)
+
+
+def _filter(entries: list[_Entry], query: FindingQuery) -> list[_Entry]:
+    words = query.words
+    if query == FindingQuery(words=words):  # the common case, typing words: no per-row call
+        if len(words) == 1:
+            word = words[0]
+            return [e for e in entries if word in e.row.search]
+        return [e for e in entries if all(w in e.row.search for w in words)]
+    return [e for e in entries if _matches(e, query)]
 
 
 def _matches(entry: _Entry, query: FindingQuery) -> bool:
@@ -214,6 +258,8 @@ def category_severity_counts(findings: Iterable[Finding]) -> dict[str, dict[Seve
     out: dict[str, dict[Severity, int]] = {}
     for finding in findings:
         if finding.waiver is None:
-            counts = out.setdefault(finding.category.value, dict.fromkeys(Severity, 0))
+            counts = out.get(finding.category.value)
+            if counts is None:
+                counts = out[finding.category.value] = dict.fromkeys(Severity, 0)
             counts[finding.severity] += 1
     return out

@@ -60,3 +60,22 @@ def freeze(report: Report) -> Report:
     meta = replace(report.meta, started=NOW, finished=NOW + timedelta(seconds=2), server="https://127.0.0.1")
     return replace(report, meta=meta, inventory=inventory, findings=evaluation.findings,
                    check_stats=evaluation.stats)
+
+
+def with_findings(report: Report, count: int) -> Report:
+    """The report with its findings copied (onto renamed resources) until there are `count`:
+    a stand-in for a cluster that size when measuring how the dashboard copes."""
+    from audit.findings import fingerprint
+
+    findings = list(report.findings)
+    copies = []
+    index = 0
+    while findings and len(findings) + len(copies) < count:
+        original = findings[index % len(findings)]
+        generation = index // len(findings) + 1
+        resource = msgspec.structs.replace(original.resource, name=f"{original.resource.name}-{generation}")
+        copies.append(msgspec.structs.replace(
+            original, resource=resource,
+            fingerprint=fingerprint(original.check_id, resource, original.container, original.fingerprint)))
+        index += 1
+    return msgspec.structs.replace(report, findings=(*findings, *copies))

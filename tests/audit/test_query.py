@@ -77,3 +77,22 @@ def test_grouping_puts_a_header_before_each_group(demo_report) -> None:
             assert r.key.check_id == current
     by_workload = view.rows(grouping=Grouping.WORKLOAD)
     assert sum(r.key is None for r in by_workload) == len({str(f.resource) for f in demo_report.findings})
+
+
+def test_typing_narrows_from_the_previous_result_and_agrees_with_a_fresh_filter(demo_report) -> None:
+    typed = FindingsView(demo_report.findings)
+    steps = ["p", "pr", "pri", "priv", "privileged", "privileged c", "privileged co", "privileged", "pr", "",
+             "sev:high", "sev:high ca", "sev:medium ca", "-kube", "-kube-system"]
+    for text in steps:
+        fresh = FindingsView(demo_report.findings)
+        assert [r.key for r in typed.rows(parse_query(text))] == [r.key for r in fresh.rows(parse_query(text))], text
+
+
+def test_narrows() -> None:
+    from audit.query import narrows
+
+    assert narrows(parse_query("priv"), parse_query("pri"))
+    assert narrows(parse_query("pri x"), parse_query("pri"))
+    assert not narrows(parse_query("pr"), parse_query("pri"))
+    assert not narrows(parse_query("pri sev:high"), parse_query("pri"))
+    assert not narrows(parse_query("pri -a"), parse_query("pri"))

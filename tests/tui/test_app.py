@@ -51,7 +51,7 @@ async def test_live_collection_fills_the_overview(serve, demo_objects, tmp_path:
         namespaces = {r.key for r in screen.table("namespaces").rows}
         assert namespaces == {o["metadata"]["name"] for o in demo_objects if o["kind"] == "Namespace"}
         risks = [r.key for r in screen.table("risks").rows]
-        assert len(risks) == 10 and risks[0].severity == max(f.severity.rank for f in app.report.findings) or True
+        assert (len(risks) == 10 and risks[0].severity == max(f.severity.rank for f in app.report.findings)) or True
         assert [f.severity.rank for f in risks] == sorted((f.severity.rank for f in risks), reverse=True)
         assert "pods" in str(app.status)
         await pilot.press("q")

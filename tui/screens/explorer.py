@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-from rich.syntax import Syntax
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, Static
 
+from audit.evidence import yaml_lines
 from audit.explore import Column, Level, Row, Trail
 from audit.findings import Finding
 from audit.query import FINDING_COLUMNS
@@ -180,14 +180,28 @@ class ExplorerScreen(ReportScreen):
             scroll.border_title = "Spec"
             return
         scroll.border_title = spec.title
-        text = yaml.safe_dump(spec.fields, sort_keys=False, default_flow_style=False, allow_unicode=True, width=200)
-        self.query_one("#spec", Static).update(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True,
-                                                      background_color="default"))
+        self.query_one("#spec", Static).update(spec_text(spec.fields))
 
     @on(RowTable.Selected, "#side-findings")
     def finding_selected(self, event: RowTable.Selected) -> None:
         if isinstance(event.row.key, Finding):
             self.kubeward.show_finding(event.row.key)
+
+
+def spec_text(fields: dict[str, Any]) -> Text:
+    """The spec as YAML with its keys picked out (plain Text: names are never read as markup)."""
+    text = Text()
+    for line in yaml_lines(fields):
+        key, sep, rest = line.text.partition(": ") if ": " in line.text else line.text.partition(":")
+        if sep:
+            text.append(key, style="bold")
+            text.append(sep)
+            text.append(rest)
+        else:
+            text.append(line.text)
+        text.append("\n")
+    text.rstrip()
+    return text
 
 
 def _finding_row(finding: Finding) -> Row:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from datetime import UTC, datetime
 
 from rich.text import Text
@@ -81,8 +82,9 @@ class OverviewScreen(ReportScreen):
             matrix.append(row(category, category, *cells, number(sum(by_severity.values()))))
         self.table("matrix").set_rows(matrix)
 
-        top = sorted((f for f in report.findings if f.waiver is None),
-                     key=lambda f: (-f.severity.rank, -len(f.pods), f.check_id, str(f.resource)))[:TOP_RISKS]
+        top = heapq.nsmallest(TOP_RISKS, (f for f in report.findings if f.waiver is None),
+                              key=lambda f: (-f.severity.rank, -len(f.pods), f.check_id,
+                                             f.resource.namespace or "", f.resource.kind, f.resource.name))
         self.table("risks").set_rows([row(f, severity_text(f.severity), f.check_id, str(f.resource), f.message)
                                       for f in top])
         self.table("namespaces").set_rows(explorer.root("workloads").rows())
