@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kubeward {__version__}")
     _add_cluster_options(parser, suppress=False)
+    parser.add_argument("--waivers", metavar="FILE", help="show the findings this waivers file (YAML) covers as waived")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     scan = commands.add_parser("scan", help="audit without the dashboard and write the Report")
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     open_ = commands.add_parser("open", help="open a saved Report in the dashboard, offline")
     open_.add_argument("report", metavar="REPORT.json")
+    open_.add_argument("--waivers", metavar="FILE", help="show the findings this waivers file (YAML) covers as waived")
 
     checks = commands.add_parser("checks", help="print the check catalogue")
     checks.add_argument("--markdown", action="store_true", help="as Markdown (docs/checks.md)")
@@ -213,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "open":
         report = load_report(args.report)
-        return _run_tui(report=report, title=args.report)
+        return _run_tui(report=report, title=args.report, waivers_path=args.waivers)
     if args.command == "demo":
         return _demo(args)
     if args.command == "checks":
@@ -234,7 +236,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     options = _options(args)
     if args.command == "scan":
         return _scan(target, options, getattr(args, "output", None), review=_review_options(args))
-    return _run_tui(target=target, options=options)
+    return _run_tui(target=target, options=options, kubeconfig=getattr(args, "kubeconfig", None),
+                    waivers_path=getattr(args, "waivers", None))
 
 
 def _options(args: argparse.Namespace) -> AuditOptions:
@@ -506,7 +509,8 @@ def _demo(args: argparse.Namespace) -> int:
             options = _demo_audit_log_options(objects, Path(tmp), options, seed=args.seed)
         if args.output:
             return _scan(target, options, args.output, review=review)
-        return _run_tui(target=target, options=options)
+        return _run_tui(target=target, options=options, kubeconfig=str(kubeconfig),
+                        waivers_path=review.waivers_path or None)
 
 
 def _demo_image_options(objects: list[dict], directory: Path, options: AuditOptions, *, seed: int) -> AuditOptions:
@@ -551,11 +555,14 @@ def _wait_for_interrupt() -> None:
 
 def _run_tui(
     *, target: KubeTarget | None = None, options: AuditOptions | None = None,
-    report: Report | None = None, title: str = "",
+    report: Report | None = None, title: str = "", kubeconfig: str | None = None,
+    waivers_path: str | None = None,
 ) -> int:
     from tui.app import KubewardApp
 
-    app = KubewardApp(target=target, options=options or AuditOptions(), report=report, source_name=title)
+    waivers = load_waivers(waivers_path) if waivers_path else None
+    app = KubewardApp(target=target, options=options or AuditOptions(), report=report, source_name=title,
+                      kubeconfig=kubeconfig, waivers=waivers, waivers_path=waivers_path or "")
     app.run()
     if app.error:
         raise CliError(app.error)

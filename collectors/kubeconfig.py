@@ -53,6 +53,24 @@ def kubeconfig_paths(explicit: str | None = None, environ: Mapping[str, str] | N
     return [default] if default.is_file() else []
 
 
+def list_contexts(kubeconfig: str | None = None, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The context names of the kubeconfig kubectl would read, in file order."""
+    paths = kubeconfig_paths(kubeconfig, environ)
+    if not paths:
+        raise KubeConfigError("no kubeconfig: pass --kubeconfig or set KUBECONFIG")
+    names: list[str] = []
+    for path in paths:
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise KubeConfigError(f"kubeconfig {path}: {str(error).splitlines()[0]}") from None
+        for context in data.get("contexts") or () if isinstance(data, dict) else ():
+            name = context.get("name") if isinstance(context, dict) else None
+            if isinstance(name, str) and name not in names:
+                names.append(name)
+    return names
+
+
 def load_kube_target(
     kubeconfig: str | None = None,
     context: str | None = None,

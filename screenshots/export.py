@@ -2,13 +2,16 @@
 
     python screenshots/export.py
 
-Writes one SVG per screen (and a PNG beside it when `rsvg-convert`, Debian
-package librsvg2-bin, is installed). Never edit the images by hand.
+Writes one SVG per pane (and a PNG beside it when `rsvg-convert`, Debian
+package librsvg2-bin, is installed), from the demo report with its clocks
+pinned, so the pictures only change when the dashboard does. Never edit the
+images by hand.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import sys
@@ -18,43 +21,61 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from audit.pipeline import AuditOptions  # noqa: E402
-from collectors.kubeconfig import load_kube_target  # noqa: E402
-from demo.apiserver import ApiServerDouble  # noqa: E402
-from demo.cluster import generate_cluster  # noqa: E402
+from audit.report import Report  # noqa: E402
+from demo.report import build_demo_report  # noqa: E402
 from tui.app import KubewardApp  # noqa: E402
 
-SIZE = (130, 40)
+SIZE = (150, 44)
+PANES: dict[str, list[str]] = {
+    "overview": [],
+    "findings": ["colon", *"findings", "enter", "slash", *"sev:high -kube-system", "enter"],
+    "workloads": ["colon", *"workloads", "enter", "down", "enter", "down", "down", "enter"],
+    "image-layers": ["colon", *"images", "enter", "down", "down", "enter", "enter"],
+    "nodes": ["colon", *"nodes", "enter"],
+    "images": ["colon", *"images", "enter", "down", "down"],
+    "access": ["colon", *"access", "enter"],
+    "detail": ["colon", *"findings", "enter", "enter"],
+    "help": ["question_mark"],
+}
 
 
-async def export_overview(kubeconfig: Path) -> list[Path]:
-    target = load_kube_target(str(kubeconfig), environ={})
-    app = KubewardApp(target=target, options=AuditOptions(images=None))
+async def export_pane(report: Report, name: str, keys: list[str], keymap: Path) -> Path:
+    app = KubewardApp(report=report, source_name="demo-report.json", keymap_path=keymap)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        svg = HERE / "overview.svg"
+        await pilot.press(*keys)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        svg = HERE / f"{name}.svg"
         app.save_screenshot(filename=svg.name, path=str(HERE))
-    return [svg]
+    return svg
 
 
 def to_png(svg: Path) -> Path | None:
+    """A PNG of the SVG. rsvg-convert collapses runs of non-breaking spaces in Textual's SVG,
+    which shifts columns, so it is given a copy with plain, preserved spaces."""
     converter = shutil.which("rsvg-convert")
     if converter is None:
         return None
+    text = svg.read_text().replace("&#160;", " ")
+    text = re.sub(r"<svg ", '<svg xml:space="preserve" ', text, count=1)
     png = svg.with_suffix(".png")
-    subprocess.run([converter, "--zoom", "1.5", "-o", str(png), str(svg)], check=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".svg") as plain:
+        plain.write(text)
+        plain.flush()
+        subprocess.run([converter, "-o", str(png), plain.name], check=True)
     return png
 
 
 def main() -> None:
-    objects = generate_cluster(pods=400, seed=7)
-    with tempfile.TemporaryDirectory() as tmp, ApiServerDouble(objects, tls=True) as server:
-        kubeconfig = server.write_kubeconfig(Path(tmp) / "kubeconfig")
-        written = asyncio.run(export_overview(kubeconfig))
-    for svg in written:
-        png = to_png(svg)
-        print(svg.relative_to(HERE.parent), "and", png.relative_to(HERE.parent) if png else "(no PNG)")
+    report = build_demo_report(pods=400, seed=7)
+    with tempfile.TemporaryDirectory() as tmp:
+        keymap = Path(tmp) / "no-keymap.yaml"
+        for name, keys in PANES.items():
+            svg = asyncio.run(export_pane(report, name, keys, keymap))
+            png = to_png(svg)
+            print(svg.relative_to(HERE.parent), "and", png.relative_to(HERE.parent) if png else "(no PNG)")
 
 
 if __name__ == "__main__":

@@ -50,3 +50,12 @@ def demo_objects() -> list[dict]:
     from demo.cluster import generate_cluster
 
     return generate_cluster(pods=300, seed=11)
+
+
+@pytest.fixture(scope="session")
+def demo_report():
+    """The demo cluster (120 pods) read through the pipeline with its images and vulnerabilities,
+    clocks pinned to the demo's date (treat as read-only)."""
+    from demo.report import build_demo_report
+
+    return build_demo_report(pods=120, seed=7)

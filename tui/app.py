@@ -1,27 +1,64 @@
-"""The kubeward Textual app: collects in one worker, shows what was read."""
+"""The kubeward dashboard: panes over one Report, collected live in one worker or opened from a snapshot.
+
+Panes are Textual modes (each keeps its own stack, so a finding's detail opened
+from the Findings pane is still there when you come back): `:` jumps between
+them, `?` lists every key, and every action is in the command palette.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import dataclasses
+import gc
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import yaml
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from audit.explore import Explorer
+from audit.findings import Finding, Waiver
 from audit.pipeline import AuditOptions, run_audit
 from audit.progress import Progress
+from audit.query import FindingsView
 from audit.report import Report
-from audit.styles import GRADE_STYLES, SEVERITY_STYLES
-from checks.scoring import score
+from audit.waivers import apply_waivers
 from collectors.kube import KubeConnectionError
-from collectors.kubeconfig import KubeTarget
+from collectors.kubeconfig import KubeConfigError, KubeTarget, list_contexts, load_kube_target
+from tui.screens.detail import DetailScreen
+from tui.screens.explorer import ExplorerScreen
+from tui.screens.findings import FindingsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.overview import OverviewScreen
+from tui.screens.prompt import ChoiceScreen, PromptScreen
+from tui.screens.report_screen import ReportScreen
 
-FINDINGS_SHOWN = 500
-"""The first dashboard lists the worst findings only; the findings pane (Line API) lists them all."""
+PANES = ("overview", "findings", "workloads", "pods", "nodes", "images", "access", "matrix")
+"""Every pane, by the name `:` jumps to."""
+
+PANE_HELP = {
+    "overview": "grade, counts, top risks, namespaces, coverage gaps",
+    "findings": "every finding, filter with /",
+    "workloads": "namespace → workload → pod → container → layer → package → vulnerability",
+    "pods": "every pod, drill down to its containers and images",
+    "nodes": "kernel, OS, runtime and kubelet versions; the pods on each node",
+    "images": "layers, packages and vulnerabilities of every running image",
+    "access": "every container: who can get a shell, does its image have one, who did (audit log)",
+    "matrix": "the RBAC exec matrix: subject × namespace × path, and the binding that grants it",
+}
+
+
+def _explorer_pane(root: str):  # type: ignore[no-untyped-def]
+    return lambda: ExplorerScreen(root)
 
 
 class KubewardApp(App[None]):
@@ -29,10 +66,24 @@ class KubewardApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "kubeward"
+    MODES = {
+        "overview": OverviewScreen,
+        "findings": FindingsScreen,
+        **{name: _explorer_pane(name) for name in ("workloads", "pods", "nodes", "images", "access", "matrix")},
+    }
+    DEFAULT_MODE = "overview"
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("colon", "jump", "Jump", id="app.jump"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("e", "export", "Export", id="app.export"),
         Binding("r", "rescan", "Rescan", id="app.rescan"),
+        Binding("c", "context", "Context", id="app.context"),
+        Binding("n", "namespaces", "Namespaces", id="app.namespaces"),
+        Binding("q", "quit", "Quit", id="app.quit"),
     ]
+
+    status: reactive[Text] = reactive(Text(""), always_update=True)
+    """The line under every pane: progress while collecting, then what is shown."""
 
     def __init__(
         self,
@@ -41,6 +92,10 @@ class KubewardApp(App[None]):
         options: AuditOptions | None = None,
         report: Report | None = None,
         source_name: str = "",
+        kubeconfig: str | None = None,
+        keymap_path: Path | None = None,
+        waivers: Sequence[Waiver] | None = None,
+        waivers_path: str = "",
     ) -> None:
         super().__init__()
         self.target = target
@@ -50,56 +105,102 @@ class KubewardApp(App[None]):
         self.report = report
         """The Report on screen, once there is one."""
         self.source_name = source_name
-        """Shown in the title for a saved report."""
+        """The file a saved report came from."""
+        self.kubeconfig = kubeconfig
+        """The `--kubeconfig` given, for switching contexts with `c`."""
         self.error: str | None = None
         """A one-line failure that ended the app, for the CLI to print."""
+        self.explorer: Explorer | None = None
+        """Indexes of the report for the browser panes."""
+        self.findings_view: FindingsView | None = None
+        """The report's findings as rows, for the findings pane."""
+        self.generation = 0
+        """How many reports have been shown; panes redraw when theirs is older."""
+        self.history: list[str] = []
+        """Panes visited, for Esc at the top of a pane."""
+        self.keymap_path = keymap_path if keymap_path is not None else default_keymap_path()
+        """Where binding ids are remapped (`app.export: x`)."""
+        self.waivers = tuple(waivers) if waivers is not None else None
+        """The reviewers' decisions (`--waivers`), applied to every report shown."""
+        self.waivers_path = waivers_path
+        """The file they came from, named in the findings they raise."""
         self._progress: dict[tuple[str, str], Progress] = {}
+        self._collect_started: datetime | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("", id="status")
-        with Horizontal(id="body"):
-            yield DataTable(id="counts", cursor_type="row", zebra_stripes=True)
-            with Vertical(id="side"):
-                yield DataTable(id="namespaces", cursor_type="row", zebra_stripes=True)
-                yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
-                yield DataTable(id="gaps", cursor_type="row")
-        yield Footer()
-
-    @property
-    def counts_table(self) -> DataTable[Text]:
-        return self.query_one("#counts", DataTable)
-
-    @property
-    def namespaces_table(self) -> DataTable[Text]:
-        return self.query_one("#namespaces", DataTable)
-
-    @property
-    def findings_table(self) -> DataTable[Text]:
-        return self.query_one("#findings", DataTable)
-
-    @property
-    def gaps_table(self) -> DataTable[Text]:
-        return self.query_one("#gaps", DataTable)
-
-    @property
-    def status(self) -> Static:
-        return self.query_one("#status", Static)
+    # -- start ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.counts_table.border_title = "Collected"
-        self.counts_table.add_columns("kind", "count")
-        self.namespaces_table.border_title = "Namespaces"
-        self.namespaces_table.add_columns("namespace", "grade", "score", "pods", "workloads", "findings")
-        self.findings_table.border_title = "Findings"
-        self.findings_table.add_columns("severity", "check", "resource", "container", "message")
-        self.gaps_table.border_title = "Coverage gaps"
-        self.gaps_table.add_columns("not read", "namespace", "why")
+        self._load_keymap()
         if self.report is not None:
-            self.sub_title = f"{self.source_name} (saved snapshot)"
-            self.show_report(self.report)
+            self.sub_title = f"{self.source_name} (saved snapshot, read-only)"
+            self.prepare(self.report)
         else:
             self.action_rescan()
+
+    def _load_keymap(self) -> None:
+        if not self.keymap_path.is_file():
+            return
+        try:
+            keymap = yaml.safe_load(self.keymap_path.read_text())
+            if not isinstance(keymap, dict) or not all(isinstance(v, str) for v in keymap.values()):
+                raise ValueError("expected a mapping of binding id to keys, e.g. `app.export: x`")
+        except (OSError, ValueError, yaml.YAMLError) as error:
+            self.notify(f"{self.keymap_path}: {str(error).splitlines()[0]}", severity="error", title="keymap")
+            return
+        self.set_keymap({str(k): v for k, v in keymap.items()})
+
+    # -- the report ---------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="prepare", exit_on_error=False, description="index the report")
+    def prepare(self, report: Report) -> tuple[Report, Explorer, FindingsView]:
+        """Index a report off the event loop (50,000 findings take a moment), then show it."""
+        from checks.catalogue import ordered
+
+        if self.waivers is not None:
+            today = datetime.now(UTC).date()
+            report = apply_waivers(report, self.waivers, today, source=self.waivers_path or "waivers file")
+        # Building the indexes makes a few hundred thousand small objects next to the Report's
+        # own; the cyclic collector would rescan the whole heap again and again meanwhile (most
+        # of the time, measured). None of it is cyclic garbage, so collect after, then move the
+        # long-lived Report out of the collector's way.
+        gc.disable()
+        try:
+            explorer = Explorer(report)
+            view = FindingsView(report.findings, {c.id: c.name for c in ordered()})
+            explorer.warm()
+        finally:
+            gc.enable()
+        gc.freeze()
+        return report, explorer, view
+
+    def show(self, report: Report, explorer: Explorer, view: FindingsView) -> None:
+        self.report, self.explorer, self.findings_view = report, explorer, view
+        self.generation += 1
+        self.status = self._summary(report)
+        if isinstance(self.screen, ReportScreen):
+            self.screen.sync()
+        for screen in self.screen_stack:
+            if isinstance(screen, ReportScreen) and screen is not self.screen:
+                screen.sync()
+
+    def _summary(self, report: Report) -> Text:
+        counts = report.inventory.counts()
+        text = Text()
+        if self.target is None:
+            text.append(f"snapshot {self.source_name}", style="bold")
+            if report.meta.finished:
+                text.append(f" taken {report.meta.finished:%Y-%m-%d %H:%M} UTC")
+        else:
+            text.append(f"{report.meta.context}", style="bold")
+            if report.meta.finished:
+                seconds = (report.meta.finished - report.meta.started).total_seconds() if report.meta.started else 0
+                text.append(f" collected {report.meta.finished.astimezone():%H:%M:%S} in {seconds:.1f}s")
+        text.append(f" · {counts['pods']} pods · {len(report.findings)} findings")
+        if report.gaps:
+            text.append(f" · {len(report.gaps)} coverage gaps", style="bold yellow")
+        return text
+
+    # -- collecting ---------------------------------------------------------------------
 
     def action_rescan(self) -> None:
         if self.target is None:
@@ -107,80 +208,223 @@ class KubewardApp(App[None]):
             return
         self.sub_title = f"{self.target.context} · {self.target.server}"
         self._progress.clear()
-        self.status.update("connecting…")
+        self._collect_started = datetime.now(UTC)
+        self.status = Text("connecting…")
         self.collect()
 
-    @work(exclusive=True, group="collect", exit_on_error=False)
+    @work(exclusive=True, group="collect", exit_on_error=False, description="collect the cluster")
     async def collect(self) -> Report:
         assert self.target is not None
         return await run_audit(self.target, self.options, on_progress=self.on_progress)
 
     def on_progress(self, event: Progress) -> None:
+        if threading.get_ident() != self._thread_id:
+            self.call_from_thread(self._record_progress, event)
+        else:
+            self._record_progress(event)
+
+    def _record_progress(self, event: Progress) -> None:
         self._progress[event.key] = event
-        if event.task == "cluster":
-            return
-        done = sum(p.done for p in self._progress.values())
-        objects = sum(p.count for p in self._progress.values())
-        self.status.update(f"reading {event.source}: {event.task} … {done} lists done, {objects} objects")
+        by_source: dict[str, list[Progress]] = {}
+        for progress in self._progress.values():
+            if progress.task != "cluster":
+                by_source.setdefault(progress.source, []).append(progress)
+        text = Text("collecting ", style="bold")
+        for source, events in by_source.items():
+            done = sum(p.done for p in events)
+            failed = sum(p.failed for p in events)
+            text.append(f" {source} ", style="reverse")
+            text.append(f" {done}/{len(events)} done, {sum(p.count for p in events)} objects")
+            if failed:
+                text.append(f", {failed} failed", style="bold red")
+            text.append("  ")
+        self.status = text
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "collect":
-            return
+        worker = event.worker
         if event.state == WorkerState.SUCCESS:
-            report = event.worker.result
-            assert isinstance(report, Report)
-            self.report = report
-            self.show_report(report)
+            if worker.group == "collect":
+                assert isinstance(worker.result, Report)
+                self.prepare(worker.result)
+                if worker.result.gaps:
+                    self.notify(f"{len(worker.result.gaps)} things could not be read; see the overview's"
+                                " coverage gaps", severity="warning", title="incomplete")
+            elif worker.group == "prepare":
+                self.show(*worker.result)  # type: ignore[misc]
+            elif worker.group == "export":
+                self.notify(f"wrote {worker.result}", title="export")
         elif event.state == WorkerState.ERROR:
-            error = event.worker.error
-            if isinstance(error, KubeConnectionError):
-                self.error = str(error)
+            error = worker.error
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if worker.group == "collect" and isinstance(error, KubeConnectionError) and self.report is None:
+                self.error = message
                 self.exit()
-            else:
-                self.status.update(Text(f"collection failed: {error}", style="bold red"))
+                return
+            self.notify(message, severity="error", title=f"{worker.group} failed", timeout=10)
+            if worker.group == "collect":
+                self.status = Text.assemble(("collection failed: ", "bold red"), message,
+                                            " · showing the previous result" if self.report else "")
 
-    def show_report(self, report: Report) -> None:
-        inventory = report.inventory
-        self.counts_table.clear()
-        for kind, count in inventory.counts().items():
-            self.counts_table.add_row(Text(kind), Text(str(count), justify="right"))
-        workloads = Counter(w.metadata.namespace for w in inventory.workloads if w.kind != "ReplicaSet")
-        cluster, scores = score(report.findings, report.check_stats)
-        findings_per_ns = Counter(f.resource.namespace for f in report.findings)
-        self.namespaces_table.clear()
-        for namespace in inventory.namespaces:
-            name = namespace.metadata.name
-            entry = scores.get(name)
-            self.namespaces_table.add_row(
-                Text(name),
-                Text(entry.grade if entry else "-", style=GRADE_STYLES.get(entry.grade, "") if entry else ""),
-                Text(str(entry.score) if entry else "-", justify="right"),
-                Text(str(len(inventory.pods_by_namespace.get(name, ()))), justify="right"),
-                Text(str(workloads.get(name, 0)), justify="right"),
-                Text(str(findings_per_ns.get(name, 0)), justify="right"),
-            )
-        self.findings_table.clear()
-        ranked = sorted(report.findings, key=lambda f: (-f.severity.rank, f.check_id, str(f.resource)))
-        for finding in ranked[:FINDINGS_SHOWN]:
-            self.findings_table.add_row(
-                Text(finding.severity.value, style=SEVERITY_STYLES[finding.severity]),
-                Text(finding.check_id),
-                Text(str(finding.resource)),
-                Text(finding.container or ""),
-                Text(finding.message),
-            )
-        shown = min(len(ranked), FINDINGS_SHOWN)
-        self.findings_table.border_title = f"Findings ({shown} of {len(ranked)}, worst first)"
-        self.gaps_table.clear()
-        for gap in report.gaps:
-            self.gaps_table.add_row(
-                Text(f"{gap.verb} {gap.resource}"), Text(gap.namespace or "(all)"), Text(gap.message)
-            )
-        self.gaps_table.border_title = f"Coverage gaps ({len(report.gaps)})"
-        counts = inventory.counts()
-        self.status.update(Text.assemble(
-            "grade ", (cluster.grade, GRADE_STYLES[cluster.grade]), f" ({cluster.score}/100)",
-            f" · {counts['pods']} pods on {counts['nodes']} nodes in {counts['namespaces']} namespaces"
-            f" · {len(report.findings)} findings · {len(report.gaps)} coverage gaps",
-        ))
+    # -- navigation ---------------------------------------------------------------------
+
+    def switch_pane(self, pane: str) -> None:
+        if pane == self.current_mode:
+            return
+        self.history.append(self.current_mode)
+        self.switch_mode(pane)
+
+    def action_back(self) -> None:
+        """Esc at the top of a pane: the pane visited before."""
+        if self.history:
+            self.switch_mode(self.history.pop())
+
+    def action_jump(self) -> None:
+        def jump(answer: str | None) -> None:
+            if not answer:
+                return
+            word = answer.split()[0].lower().removeprefix(":")
+            matches = [p for p in PANES if p.startswith(word)]
+            if word in ("q", "quit"):
+                self.exit()
+            elif matches:
+                self.switch_pane(matches[0])
+            else:
+                self.notify(f"no pane {word!r}; panes: {', '.join(PANES)}", severity="warning")
+
+        self.push_screen(PromptScreen(":", suggestions=PANES, placeholder=" ".join(PANES)), jump)
+
+    def show_finding(self, finding: Finding) -> None:
+        if self.report is not None:
+            self.push_screen(DetailScreen(finding, self.report.inventory))
+
+    def show_findings(self, query: str) -> None:
+        """The findings pane, filtered by `query`."""
+        self.switch_pane("findings")
+        self.call_after_refresh(self._filter_findings, query)
+
+    def _filter_findings(self, query: str) -> None:
+        screen = self.screen
+        if isinstance(screen, FindingsScreen):
+            screen.set_filter(query)
+
+    def browse(self, pane: str, keys: Sequence[Any]) -> None:
+        """Open a browser pane at its root and drill through `keys`."""
+        self.switch_pane(pane)
+        self.call_after_refresh(self._browse, keys)
+
+    def _browse(self, keys: Sequence[Any]) -> None:
+        screen = self.screen
+        if isinstance(screen, ExplorerScreen):
+            screen.show_report()
+            while len(screen.trail.levels) > 1:
+                screen.action_back()
+            for key in keys:
+                if not screen.drill(key):
+                    break
+
+    def action_help(self) -> None:
+        keys: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
+        for active in self.active_bindings.values():
+            binding = active.binding
+            label = self.get_key_display(binding)
+            if binding.id and binding.id not in seen:
+                seen.add(binding.id)
+                keys.append((label, binding.description or binding.action, binding.id))
+        for pane in PANES:
+            keys.append((f":{pane}", PANE_HELP[pane], ""))
+        keys.append(("ctrl+p", "command palette: every action by name", ""))
+        self.push_screen(HelpScreen(keys))
+
+    # -- actions that need a question -------------------------------------------------------
+
+    def action_export(self) -> None:
+        if self.report is None:
+            self.notify("nothing to export yet", severity="warning")
+            return
+        formats = _export_formats()
+        context = (self.report.meta.context or "snapshot").replace("/", "_")
+        default = f"kubeward-{context}-{datetime.now():%Y%m%d-%H%M}.{'xlsx' if 'xlsx' in formats else 'json'}"
+        self.push_screen(PromptScreen(f"export to (formats by suffix: {', '.join(formats)})", value=default),
+                         self._export)
+
+    def _export(self, path: str | None) -> None:
+        if path and self.report is not None:
+            self.export(self.report, Path(path).expanduser())
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False, description="export the report")
+    def export(self, report: Report, path: Path) -> Path:
+        try:
+            from audit.export import export_report
+        except ImportError:
+            from audit.report import save_report
+
+            return save_report(report, path)
+        return export_report(report, path)
+
+    def action_context(self) -> None:
+        if self.target is None:
+            self.notify("a saved snapshot has no cluster to switch", severity="warning")
+            return
+        try:
+            contexts = list_contexts(self.kubeconfig)
+        except KubeConfigError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.push_screen(ChoiceScreen("switch to context", contexts, self.target.context), self._switch_context)
+
+    def _switch_context(self, context: str | None) -> None:
+        if not context or self.target is None or context == self.target.context:
+            return
+        try:
+            self.target = load_kube_target(self.kubeconfig, context)
+        except KubeConfigError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.action_rescan()
+
+    def action_namespaces(self) -> None:
+        current = ",".join(self.options.namespaces)
+        if self.target is None:
+            self.push_screen(PromptScreen("show findings of namespaces (comma-separated; empty: all)"),
+                             lambda answer: answer is not None and self.show_findings(
+                                 f"ns:{answer}" if answer else ""))
+            return
+        self.push_screen(PromptScreen("audit namespaces (comma-separated; empty: all)", value=current,
+                                      suggestions=self._namespace_names()), self._scope)
+
+    def _namespace_names(self) -> list[str]:
+        return [n.metadata.name for n in self.report.inventory.namespaces] if self.report else []
+
+    def _scope(self, answer: str | None) -> None:
+        if answer is None:
+            return
+        namespaces = tuple(n.strip() for n in answer.split(",") if n.strip())
+        self.options = dataclasses.replace(self.options, namespaces=namespaces)
+        self.action_rescan()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for pane in PANES:
+            yield SystemCommand(f"Go to {pane}", PANE_HELP[pane], lambda p=pane: self.switch_pane(p))
+        yield SystemCommand("Export", "write the report (xlsx, csv, json, sarif, cyclonedx by suffix)",
+                            self.action_export)
+        yield SystemCommand("Rescan", "collect the cluster again", self.action_rescan)
+        yield SystemCommand("Switch context", "audit another kubeconfig context", self.action_context)
+        yield SystemCommand("Namespaces", "limit the audit to some namespaces", self.action_namespaces)
+        yield SystemCommand("Keys", "every key and its binding id", self.action_help)
+
+
+def _export_formats() -> list[str]:
+    try:
+        from audit.export import FORMATS
+    except ImportError:
+        return ["json"]
+    return list(FORMATS)
+
+
+def default_keymap_path(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
+    return Path(base) / "kubeward" / "keymap.yaml"
