@@ -73,9 +73,13 @@ async def run_audit(
     options: AuditOptions = AuditOptions(),
     *,
     on_progress: ProgressCallback = ignore_progress,
+    on_partial: Callable[[Report], None] | None = None,
 ) -> Report:
     """Collect the cluster and evaluate it. Raises KubeConnectionError when the
-    cluster cannot be read at all; everything less becomes a coverage gap."""
+    cluster cannot be read at all; everything less becomes a coverage gap.
+
+    `on_partial`, when given, receives a first Report as soon as the API objects are read
+    and evaluated, before images and audit logs (which can take minutes) are."""
     started = datetime.now(UTC)
     collector = KubeCollector(
         target.api_client,
@@ -90,6 +94,12 @@ async def run_audit(
     )
     result = await collector.collect()
     inventory, gaps = result.inventory, list(result.gaps)
+    if on_partial is not None and (options.images is not None or options.audit_logs):
+        first = await asyncio.to_thread(evaluate, inventory, options.config)
+        on_partial(Report(meta=ReportMeta(tool_version=__version__, context=target.context, server=target.server,
+                                          started=started, finished=datetime.now(UTC)),
+                          inventory=inventory, findings=first.findings, gaps=tuple(gaps),
+                          check_stats=first.stats, exec_matrix=await asyncio.to_thread(exec_matrix, inventory)))
     # the audit log is read in a thread while the images are collected
     audit_log = asyncio.ensure_future(read_exec_evidence(options, on_progress)) if options.audit_logs else None
     if options.images is not None:
@@ -109,7 +119,7 @@ async def run_audit(
         gaps.extend(log_gaps)
     # CPU-bound; a thread keeps the TUI's event loop responsive while it runs
     evaluation = await asyncio.to_thread(evaluate, inventory, options.config)
-    matrix = exec_matrix(inventory)
+    matrix = await asyncio.to_thread(exec_matrix, inventory)
     on_progress(Progress(source="checks", task="evaluate", count=len(evaluation.findings), done=True,
                          message=f"{len(evaluation.stats)} checks in {evaluation.seconds:.2f}s"))
     return Report(

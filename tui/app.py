@@ -25,6 +25,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from audit.diff import ReportDiff
 from audit.explore import Explorer
 from audit.findings import Finding, Waiver
 from audit.pipeline import AuditOptions, run_audit
@@ -34,6 +35,7 @@ from audit.report import Report
 from audit.waivers import apply_waivers
 from collectors.kube import KubeConnectionError
 from collectors.kubeconfig import KubeConfigError, KubeTarget, list_contexts, load_kube_target
+from tui.screens.compare import CompareScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.explorer import ExplorerScreen
 from tui.screens.findings import FindingsScreen
@@ -76,6 +78,7 @@ class KubewardApp(App[None]):
         Binding("colon", "jump", "Jump", id="app.jump"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("e", "export", "Export", id="app.export"),
+        Binding("d", "compare", "Compare", id="app.compare"),
         Binding("r", "rescan", "Rescan", id="app.rescan"),
         Binding("c", "context", "Context", id="app.context"),
         Binding("n", "namespaces", "Namespaces", id="app.namespaces"),
@@ -124,6 +127,8 @@ class KubewardApp(App[None]):
         """The reviewers' decisions (`--waivers`), applied to every report shown."""
         self.waivers_path = waivers_path
         """The file they came from, named in the findings they raise."""
+        self.partial = False
+        """True while the report shown lacks what is still being collected (images, audit logs)."""
         self._progress: dict[tuple[str, str], Progress] = {}
         self._collect_started: datetime | None = None
 
@@ -176,7 +181,8 @@ class KubewardApp(App[None]):
     def show(self, report: Report, explorer: Explorer, view: FindingsView) -> None:
         self.report, self.explorer, self.findings_view = report, explorer, view
         self.generation += 1
-        self.status = self._summary(report)
+        if not self.partial:
+            self.status = self._summary(report)
         if isinstance(self.screen, ReportScreen):
             self.screen.sync()
         for screen in self.screen_stack:
@@ -215,7 +221,12 @@ class KubewardApp(App[None]):
     @work(exclusive=True, group="collect", exit_on_error=False, description="collect the cluster")
     async def collect(self) -> Report:
         assert self.target is not None
-        return await run_audit(self.target, self.options, on_progress=self.on_progress)
+        return await run_audit(self.target, self.options, on_progress=self.on_progress, on_partial=self.on_partial)
+
+    def on_partial(self, report: Report) -> None:
+        """The API objects are read and checked: show them while images and logs are still read."""
+        self.partial = True
+        self.prepare(report)
 
     def on_progress(self, event: Progress) -> None:
         if threading.get_ident() != self._thread_id:
@@ -246,6 +257,7 @@ class KubewardApp(App[None]):
         if event.state == WorkerState.SUCCESS:
             if worker.group == "collect":
                 assert isinstance(worker.result, Report)
+                self.partial = False
                 self.prepare(worker.result)
                 if worker.result.gaps:
                     self.notify(f"{len(worker.result.gaps)} things could not be read; see the overview's"
@@ -254,6 +266,9 @@ class KubewardApp(App[None]):
                 self.show(*worker.result)  # type: ignore[misc]
             elif worker.group == "export":
                 self.notify(f"wrote {worker.result}", title="export")
+            elif worker.group == "compare":
+                diff, name = worker.result  # type: ignore[misc]
+                self.push_screen(CompareScreen(diff, name))
         elif event.state == WorkerState.ERROR:
             error = worker.error
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -363,6 +378,24 @@ class KubewardApp(App[None]):
             return save_report(report, path)
         return export_report(report, path)
 
+    def action_compare(self) -> None:
+        if self.report is None:
+            self.notify("nothing to compare yet", severity="warning")
+            return
+        self.push_screen(PromptScreen("compare with an earlier snapshot (report JSON)",
+                                      placeholder="path/to/earlier-report.json"), self._compare)
+
+    def _compare(self, path: str | None) -> None:
+        if path and self.report is not None:
+            self.compare(self.report, Path(path).expanduser())
+
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False, description="compare with a snapshot")
+    def compare(self, report: Report, path: Path) -> tuple[ReportDiff, str]:
+        from audit.diff import diff_reports
+        from audit.report import load_report
+
+        return diff_reports(load_report(path), report), str(path)
+
     def action_context(self) -> None:
         if self.target is None:
             self.notify("a saved snapshot has no cluster to switch", severity="warning")
@@ -410,6 +443,8 @@ class KubewardApp(App[None]):
             yield SystemCommand(f"Go to {pane}", PANE_HELP[pane], lambda p=pane: self.switch_pane(p))
         yield SystemCommand("Export", "write the report (xlsx, csv, json, sarif, cyclonedx by suffix)",
                             self.action_export)
+        yield SystemCommand("Compare", "compare with an earlier snapshot: new, resolved, changed findings",
+                            self.action_compare)
         yield SystemCommand("Rescan", "collect the cluster again", self.action_rescan)
         yield SystemCommand("Switch context", "audit another kubeconfig context", self.action_context)
         yield SystemCommand("Namespaces", "limit the audit to some namespaces", self.action_namespaces)

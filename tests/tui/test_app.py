@@ -279,3 +279,64 @@ async def test_context_switch_and_namespace_scope_rerun_the_audit(serve, demo_ob
         await pilot.pause()
         assert app.screen.choices == [target.context]  # type: ignore[attr-defined]
         await pilot.press("escape")
+
+
+async def test_compare_with_an_earlier_snapshot(demo_report, tmp_path: Path) -> None:
+    import msgspec
+
+    from audit.report import save_report
+    from tui.screens.compare import CompareScreen
+
+    earlier = msgspec.structs.replace(demo_report, findings=demo_report.findings[10:])
+    path = save_report(earlier, tmp_path / "earlier.json")
+    app = offline(demo_report, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        app.screen.query_one("#answer").value = str(path)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        assert {r.key.fingerprint for r in screen.query_one("#changes").rows} == {
+            f.fingerprint for f in demo_report.findings[:10]}
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.press("escape", "escape", "d")
+        await pilot.pause()
+        app.screen.query_one("#answer").value = str(tmp_path / "missing.json")
+        await pilot.press("enter")
+        with suppress(WorkerFailed):
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any("missing.json" in n.message for n in app._notifications)
+
+
+async def test_api_objects_show_before_the_slower_collectors_finish(serve, demo_objects, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from demo.auditlog import write_demo_audit_log
+
+    _, kubeconfig = serve(demo_objects)
+    logs = write_demo_audit_log(demo_objects, tmp_path / "audit", now=datetime.now(UTC), seed=3)
+    target = load_kube_target(str(kubeconfig), environ={})
+    app = KubewardApp(target=target, options=AuditOptions(images=None, audit_logs=(logs,)),
+                      keymap_path=tmp_path / "none.yaml")
+    shown = []
+    original = app.show
+
+    def recording(report, explorer, view):  # type: ignore[no-untyped-def]
+        shown.append((report.inventory.exec_evidence is not None, app.partial))
+        original(report, explorer, view)
+
+    app.show = recording  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+    assert shown[0] == (False, True), "first the API objects alone, marked partial"
+    assert shown[-1] == (True, False), "then everything"
+    assert not app.partial and app.report.inventory.exec_evidence is not None
