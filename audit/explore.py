@@ -750,7 +750,7 @@ class ContainerAccessLevel(Level):
 class ExecPathsLevel(Level):
     """One container: every subject that can exec into it, and every identity that did."""
 
-    columns = (Column("WHO", max_width=50), Column("PATH"), Column("CAN"), Column("OPENED", "right"),
+    columns = (Column("WHO", max_width=36), Column("PATH"), Column("CAN"), Column("OPENED", "right"),
                Column("DENIED", "right"), Column("LAST"), Column("VIA / COMMANDS", max_width=90))
 
     def __init__(self, explorer: Explorer, access: ContainerExecAccess) -> None:
