@@ -1,4 +1,4 @@
-"""The exporters are part of the headless core: the TUI calls `export_report`, and nothing here loads Textual."""
+"""The exporters and the panes' views are part of the headless core: the TUI calls `export_report`, and nothing here loads Textual."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ def test_exporters_never_load_textual() -> None:
         "import sys\n"
         "import audit.export, audit.export.xlsx, audit.export.csv, audit.export.sarif, audit.export.cyclonedx\n"
         "import audit.waivers, audit.review, audit.diff\n"
+        "import audit.explore, audit.query, audit.evidence  # what the panes show, without the panes\n"
         "from audit.export import FORMATS, export_report\n"
         "assert FORMATS == ('xlsx', 'csv', 'json', 'sarif', 'cyclonedx')\n"
         "assert 'textual' not in sys.modules, sorted(m for m in sys.modules if m.startswith('textual'))\n"

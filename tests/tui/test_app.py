@@ -340,3 +340,22 @@ async def test_api_objects_show_before_the_slower_collectors_finish(serve, demo_
     assert shown[0] == (False, True), "first the API objects alone, marked partial"
     assert shown[-1] == (True, False), "then everything"
     assert not app.partial and app.report.inventory.exec_evidence is not None
+
+
+async def test_the_mouse_moves_the_cursor_and_a_double_click_opens(demo_report, tmp_path: Path) -> None:
+    app = offline(demo_report, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        app.switch_pane("findings")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, FindingsScreen)
+        table = screen.table
+        header_y = table.region.y + 1  # inside the border: the header line, then the rows
+        await pilot.click(table, offset=(5, 4))
+        await pilot.pause()
+        assert table.cursor == 4 - 1 - (header_y - table.region.y)
+        chosen = table.current.key
+        await pilot.click(table, offset=(5, 4), times=2)
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen) and app.screen.finding == chosen
