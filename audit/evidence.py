@@ -99,7 +99,13 @@ def finding_evidence(inventory: Inventory, finding: Finding) -> list[YamlLine | 
     obj = object_of(inventory, finding.resource)
     if obj is None:
         return []
-    return excerpt(yaml_lines(obj, finding.field_path))
+    path = finding.field_path
+    observed = finding.observed
+    if path is None and finding.resource.kind == "Image" and isinstance(observed, dict):
+        layer = observed.get("layer")
+        if isinstance(layer, int):
+            path = f"layers[{layer}]"  # the build step that put the package there
+    return excerpt(yaml_lines(obj, path))
 
 
 def _best_path(paths: set[str], wanted: str) -> str:

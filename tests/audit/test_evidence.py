@@ -47,3 +47,11 @@ def test_every_finding_with_a_field_path_has_marked_evidence(demo_report) -> Non
             if not any(line is not None and line.marked for line in lines):
                 missing.append((finding.check_id, str(finding.resource), finding.field_path))
     assert not missing, missing[:5]
+
+
+def test_a_vulnerability_marks_the_layer_that_brought_the_package(demo_report) -> None:
+    finding = next(f for f in demo_report.findings if f.check_id == "KW-VULN-001")
+    marked = [line.text for line in finding_evidence(demo_report.inventory, finding) if line and line.marked]
+    image = next(i for i in demo_report.inventory.images if finding.resource.name in i.references)
+    step = image.layers[finding.observed["layer"]].created_by
+    assert len(marked) == 1 and step.strip('"') in marked[0]

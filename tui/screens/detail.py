@@ -108,5 +108,16 @@ class DetailScreen(Screen[None]):
 
 
 def _short(value: object, limit: int = 300) -> str:
-    text = str(value)
+    if isinstance(value, dict):
+        text = ", ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    else:
+        text = _plain(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_plain(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
