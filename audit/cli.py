@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kubeward {__version__}")
     _add_cluster_options(parser, suppress=False)
+    _add_watch_option(parser)
     parser.add_argument("--waivers", metavar="FILE", help="show the findings this waivers file (YAML) covers as waived")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("-o", "--output", metavar="PATH",
                       help="scan the demo cluster headless and write the Report here")
     _add_review_options(demo)
+    _add_watch_option(demo)
 
     export = commands.add_parser("export", help="write a saved Report as XLSX, CSV, JSON, SARIF or CycloneDX")
     export.add_argument("report", metavar="REPORT.json")
@@ -178,6 +180,12 @@ def _add_cluster_options(parser: argparse.ArgumentParser, *, suppress: bool) -> 
     _add_image_options(parser, suppress=suppress)
 
 
+def _add_watch_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--watch", action="store_true",
+                        help="after collecting, keep the pods current (watch streams) and re-evaluate the findings"
+                             " of the workloads whose pods change")
+
+
 def _add_image_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default: dict[str, object] = {"default": argparse.SUPPRESS} if suppress else {}
     parser.add_argument("--no-images", action="store_true", help="do not read the running images", **default)
@@ -237,7 +245,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "scan":
         return _scan(target, options, getattr(args, "output", None), review=_review_options(args))
     return _run_tui(target=target, options=options, kubeconfig=getattr(args, "kubeconfig", None),
-                    waivers_path=getattr(args, "waivers", None))
+                    waivers_path=getattr(args, "waivers", None), watch=getattr(args, "watch", False))
 
 
 def _options(args: argparse.Namespace) -> AuditOptions:
@@ -510,7 +518,7 @@ def _demo(args: argparse.Namespace) -> int:
         if args.output:
             return _scan(target, options, args.output, review=review)
         return _run_tui(target=target, options=options, kubeconfig=str(kubeconfig),
-                        waivers_path=review.waivers_path or None)
+                        waivers_path=review.waivers_path or None, watch=args.watch)
 
 
 def _demo_image_options(objects: list[dict], directory: Path, options: AuditOptions, *, seed: int) -> AuditOptions:
@@ -556,13 +564,13 @@ def _wait_for_interrupt() -> None:
 def _run_tui(
     *, target: KubeTarget | None = None, options: AuditOptions | None = None,
     report: Report | None = None, title: str = "", kubeconfig: str | None = None,
-    waivers_path: str | None = None,
+    waivers_path: str | None = None, watch: bool = False,
 ) -> int:
     from tui.app import KubewardApp
 
     waivers = load_waivers(waivers_path) if waivers_path else None
     app = KubewardApp(target=target, options=options or AuditOptions(), report=report, source_name=title,
-                      kubeconfig=kubeconfig, waivers=waivers, waivers_path=waivers_path or "")
+                      kubeconfig=kubeconfig, waivers=waivers, waivers_path=waivers_path or "", watch=watch)
     app.run()
     if app.error:
         raise CliError(app.error)

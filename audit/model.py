@@ -943,6 +943,9 @@ class ClusterInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     collected_at: datetime | None = None
     """When the collector read the cluster: the "today" of date-dependent checks (end of life),
     so re-evaluating a saved snapshot gives the answer it gave then."""
+    pod_list_versions: dict[str, str] = {}
+    """The resourceVersion of each pod list read, by namespace ("" for all namespaces): where a
+    watch (`--watch`) picks up so that no change between the list and the watch is missed."""
 
 
 class Inventory(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, dict=True):

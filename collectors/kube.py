@@ -55,6 +55,14 @@ class KubeConnectionError(Exception):
     """The API server cannot be used at all; the message is one line for the user."""
 
 
+class KubeListError(Exception):
+    """A list that could not be read (after retries); the message is one line."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class ListMeta(msgspec.Struct, frozen=True, rename="camel"):
     resource_version: str = ""
     continue_: str = msgspec.field(default="", name="continue")
@@ -166,6 +174,7 @@ class KubeCollector:
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self._gaps: list[CoverageGap] = []
         self._failed: set[Resource] = set()
+        self._pod_list_versions: dict[str, str] = {}
 
     # --- public ---------------------------------------------------------
 
@@ -182,12 +191,23 @@ class KubeCollector:
                            if found is not None)
         inventory = _assemble(by_resource, ClusterInfo(
             context=self.context, server=self.server, version=version, namespaces_scope=tuple(self.namespaces),
-            collected_at=collected_at))
+            collected_at=collected_at, pod_list_versions=dict(self._pod_list_versions)))
         self.on_progress(
             Progress(source="kube", task="cluster", count=len(inventory.pods), done=True,
                      message=f"read in {time.monotonic() - started:.1f}s")
         )
         return KubeResult(inventory=inventory, gaps=tuple(self._gaps))
+
+    async def list_pods(self, namespace: str | None, owners: Iterable[Workload]) -> tuple[list[Pod], str]:
+        """One scope's pods (None: every namespace), decoded as `collect` decodes them, with owner
+        chains resolved through `owners`, and the list's resourceVersion. Raises KubeListError."""
+        found: list[Pod] = []
+        self._pod_list_versions.pop(namespace or "", None)
+        if await self._list(R.PODS, namespace, msgspec.json.Decoder(ObjectList[Pod]), found) is None:
+            gap = self._gaps.pop()
+            raise KubeListError(gap.message or gap.reason, status=gap.status)
+        pods = _with_owner_chains([_tidy(pod, None) for pod in found], owners)
+        return pods, self._pod_list_versions.get(namespace or "", "")
 
     # --- requests -------------------------------------------------------
 
@@ -344,6 +364,8 @@ class KubeCollector:
                     continue
                 self._gap_from_error(exc, "list", resource, namespace)
                 del out[before:]
+                if resource is R.PODS:
+                    self._pod_list_versions.pop(namespace or "", None)
                 return None
             except (_TimedOut, _Transient, ApiException, urllib3.exceptions.HTTPError) as exc:
                 self._gap(verb="list", resource=resource.qualified, namespace=namespace,
@@ -351,9 +373,14 @@ class KubeCollector:
                           message=_describe(exc) if not isinstance(exc, _TimedOut)
                           else f"no answer within {self.timeout:g}s")
                 del out[before:]
+                if resource is R.PODS:
+                    self._pod_list_versions.pop(namespace or "", None)
                 return None
             if page.items:
                 out.extend(page.items)
+            if resource is R.PODS and not token:
+                # every page of one list comes from the snapshot its first page was served from
+                self._pod_list_versions[namespace or ""] = page.metadata.resource_version
             self.on_progress(Progress(source="kube", task=resource.qualified, count=len(out)))
             token = page.metadata.continue_
             if not token:
@@ -452,6 +479,16 @@ def _controller(refs: Iterable[OwnerReference]) -> OwnerReference | None:
             return ref
         first = first or ref
     return first
+
+
+def tidy_pod(pod: Pod) -> Pod:
+    """A pod as the API server sent it → as the Inventory keeps it (owner chain not yet resolved)."""
+    return _tidy(pod, None)
+
+
+def with_owner_chains(pods: list[Pod], workloads: Iterable[Workload]) -> list[Pod]:
+    """Each pod with its owner chain resolved through `workloads`, as `collect` resolves it."""
+    return _with_owner_chains(pods, workloads)
 
 
 def _with_owner_chains(pods: list[Pod], workloads: Iterable[Workload]) -> list[Pod]:

@@ -7,6 +7,8 @@ them, `?` lists every key, and every action is in the command palette.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import gc
 import os
@@ -35,6 +37,7 @@ from audit.report import Report
 from audit.waivers import apply_waivers
 from collectors.kube import KubeConnectionError
 from collectors.kubeconfig import KubeConfigError, KubeTarget, list_contexts, load_kube_target
+from collectors.watch import WatchStatus
 from tui.screens.compare import CompareScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.explorer import ExplorerScreen
@@ -99,6 +102,7 @@ class KubewardApp(App[None]):
         keymap_path: Path | None = None,
         waivers: Sequence[Waiver] | None = None,
         waivers_path: str = "",
+        watch: bool = False,
     ) -> None:
         super().__init__()
         self.target = target
@@ -129,6 +133,10 @@ class KubewardApp(App[None]):
         """The file they came from, named in the findings they raise."""
         self.partial = False
         """True while the report shown lacks what is still being collected (images, audit logs)."""
+        self.watch = watch
+        """Keep the pods current after each collection (`--watch`)."""
+        self._watch_status: Text | None = None
+        self._watch_applied = 0
         self._progress: dict[tuple[str, str], Progress] = {}
         self._collect_started: datetime | None = None
 
@@ -204,6 +212,8 @@ class KubewardApp(App[None]):
         text.append(f" · {counts['pods']} pods · {len(report.findings)} findings")
         if report.gaps:
             text.append(f" · {len(report.gaps)} coverage gaps", style="bold yellow")
+        if self._watch_status is not None:
+            text.append(" · ").append_text(self._watch_status)
         return text
 
     # -- collecting ---------------------------------------------------------------------
@@ -213,6 +223,7 @@ class KubewardApp(App[None]):
             self.notify("A saved snapshot cannot be rescanned.", severity="warning")
             return
         self.sub_title = f"{self.target.context} · {self.target.server}"
+        self._stop_watch()
         self._progress.clear()
         self._collect_started = datetime.now(UTC)
         self.status = Text("connecting…")
@@ -259,6 +270,7 @@ class KubewardApp(App[None]):
                 assert isinstance(worker.result, Report)
                 self.partial = False
                 self.prepare(worker.result)
+                self._start_watch(worker.result)
                 if worker.result.gaps:
                     self.notify(f"{len(worker.result.gaps)} things could not be read; see the overview's"
                                 " coverage gaps", severity="warning", title="incomplete")
@@ -280,6 +292,47 @@ class KubewardApp(App[None]):
             if worker.group == "collect":
                 self.status = Text.assemble(("collection failed: ", "bold red"), message,
                                             " · showing the previous result" if self.report else "")
+
+    # -- watching (`--watch`) -------------------------------------------------------------
+
+    def _start_watch(self, report: Report) -> None:
+        if self.watch and self.target is not None:
+            self._watch_applied = 0
+            self._watch_status = Text("watching", style="bold green")
+            self.watch_pods(report)
+
+    def _stop_watch(self) -> None:
+        self.workers.cancel_group(self, "watch")
+        self._watch_status = None
+
+    @work(group="watch", exclusive=True, exit_on_error=False, description="watch the pods")
+    async def watch_pods(self, report: Report) -> None:
+        """Apply the pod watch's batches to the collected report and show each result."""
+        from audit.live import apply_pod_changes
+        from collectors.watch import PodWatcher
+
+        assert self.target is not None
+        watcher = PodWatcher(self.target.api_client, report.inventory, timeout=self.options.timeout,
+                             on_status=self._watch_state)
+        async with contextlib.aclosing(watcher.batches()) as batches:
+            async for changes in batches:
+                report = await asyncio.to_thread(apply_pod_changes, report, changes, self.options.config)
+                self._watch_applied += changes.events
+                self._watch_status = Text.assemble(
+                    ("watching", "bold green"),
+                    f" · {self._watch_applied} changes applied · last {datetime.now():%H:%M:%S}")
+                self.prepare(report)
+
+    def _watch_state(self, state: WatchStatus) -> None:
+        if state.healthy:
+            text = Text("watching", style="bold green")
+            if self._watch_applied:
+                text.append(f" · {self._watch_applied} changes applied")
+        else:
+            text = Text.assemble(("watch: ", "bold red"), state.message)
+        self._watch_status = text
+        if self.report is not None:
+            self.status = self._summary(self.report)
 
     # -- navigation ---------------------------------------------------------------------
 

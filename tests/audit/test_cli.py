@@ -50,7 +50,7 @@ def test_scan_never_loads_textual(serve, demo_objects, tmp_path: Path) -> None:
         f"rc = main(['scan', '--kubeconfig', {str(kubeconfig)!r}, '-o', {str(tmp_path / 'r.json')!r},"
         f" '--image-source', 'docker', '--docker-host', 'unix://{tmp_path}/none.sock'])\n"
         "assert rc == 0, rc\n"
-        "import audit.pipeline, audit.report, collectors.kube, checks\n"
+        "import audit.pipeline, audit.report, audit.live, collectors.kube, collectors.watch, checks\n"
         "assert 'textual' not in sys.modules, sorted(m for m in sys.modules if m.startswith('textual'))\n"
         "print('headless')\n"
     )

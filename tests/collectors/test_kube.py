@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import time
 from pathlib import Path
@@ -218,12 +219,27 @@ async def test_namespace_scope(serve, demo_objects) -> None:
 
 
 async def test_only_reads_and_never_secrets(serve, demo_objects) -> None:
+    from contextlib import aclosing
+
+    from collectors.watch import PodWatcher
+
     assert any(o["kind"] == "Secret" for o in demo_objects)
     double, kubeconfig = serve(demo_objects)
     await collector_for(kubeconfig).collect()
-    await collector_for(kubeconfig, namespaces=("ci",)).collect()
+    scoped = await collector_for(kubeconfig, namespaces=("ci",)).collect()
+    # and `--watch`: a watch, a 410 and its relist, over the namespaced inventory
+    target = load_kube_target(str(kubeconfig), environ={})
+    pod = next(o for o in demo_objects if o["kind"] == "Pod" and o["metadata"]["namespace"] == "ci")
+    double.apply(pod)
+    double.compact()
+    watcher = PodWatcher(target.api_client, scoped.inventory, retry=FAST_RETRY, flush_interval=0.01)
+    async with aclosing(watcher.batches()) as batches:
+        assert (await asyncio.wait_for(anext(batches), 20)).replaced == ("ci",)
     assert double.requests
     assert {r.method for r in double.requests} == {"GET"}
+    verbs = {"watch" if r.watch or r.query.get("watch") == ["true"] else "get/list" for r in double.requests}
+    assert verbs == {"get/list", "watch"}
+    assert {r.path for r in double.requests if r.query.get("watch")} == {"/api/v1/namespaces/ci/pods"}
     assert not [r for r in double.requests if "secret" in r.path.lower() or "secret" in str(r.query).lower()]
 
 

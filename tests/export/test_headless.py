@@ -1,4 +1,5 @@
-"""The exporters and the panes' views are part of the headless core: the TUI calls `export_report`, and nothing here loads Textual."""
+"""The exporters and the panes' views are part of the headless core: the TUI calls
+`export_report`, and nothing here loads Textual."""
 
 from __future__ import annotations
 

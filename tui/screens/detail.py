@@ -108,10 +108,8 @@ class DetailScreen(Screen[None]):
 
 
 def _short(value: object, limit: int = 300) -> str:
-    if isinstance(value, dict):
-        text = ", ".join(f"{k}: {_plain(v)}" for k, v in value.items())
-    else:
-        text = _plain(value)
+    pairs = value.items() if isinstance(value, dict) else None
+    text = ", ".join(f"{k}: {_plain(v)}" for k, v in pairs) if pairs is not None else _plain(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
