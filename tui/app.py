@@ -23,6 +23,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -139,6 +140,11 @@ class KubewardApp(App[None]):
         self._watch_applied = 0
         self._progress: dict[tuple[str, str], Progress] = {}
         self._collect_started: datetime | None = None
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications carry names from the cluster and the user (`[admin]`, paths): never markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # -- start ---------------------------------------------------------------------------
 

@@ -359,3 +359,40 @@ async def test_the_mouse_moves_the_cursor_and_a_double_click_opens(demo_report, 
         await pilot.click(table, offset=(5, 4), times=2)
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen) and app.screen.finding == chosen
+
+
+async def test_brackets_typed_or_read_are_never_markup(demo_report, tmp_path: Path) -> None:
+    app = offline(demo_report, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("colon", *"[bold]x[/nope]", "enter")
+        await pilot.pause()
+        assert app.is_running
+        assert any("[bold]x[/nope]" in n.message for n in app._notifications)
+        await pilot.press("d")
+        await pilot.pause()
+        app.screen.query_one("#answer").value = str(tmp_path / "[red]missing.json")
+        await pilot.press("enter")
+        with suppress(WorkerFailed):
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.is_running and any("[red]missing.json" in n.message for n in app._notifications)
+
+
+async def test_a_subject_named_like_markup_is_shown_as_written(demo_report, tmp_path: Path) -> None:
+    import msgspec
+
+    grant = demo_report.exec_matrix[0]
+    odd = msgspec.structs.replace(grant, subject=msgspec.structs.replace(grant.subject, name="[b]admin[/nope]"))
+    report = msgspec.structs.replace(demo_report, exec_matrix=(odd, *demo_report.exec_matrix[1:]))
+    app = offline(report, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await jump(pilot, "matrix")
+        screen = app.screen
+        assert isinstance(screen, ExplorerScreen)
+        screen.table.cursor = 0
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "[b]admin[/nope]" in screen.table._border_title.plain
+        assert "[b]admin[/nope]" in screen.breadcrumbs.plain

@@ -119,7 +119,7 @@ class ExplorerScreen(ReportScreen):
         if cursor_key is not None:
             index = next((i for i, r in enumerate(self.all_rows) if r.key == cursor_key), 0)
             self.table.cursor = index
-        self.table.border_title = f"{level.title} ({len(self.all_rows)})"
+        self.table.border_title = Text(f"{level.title} ({len(self.all_rows)})")  # Text: names are never markup
         self.breadcrumbs.show([self.root, *self.trail.breadcrumbs()])
         self.table.focus()
 
@@ -152,7 +152,8 @@ class ExplorerScreen(ReportScreen):
         rows = [r for r in self.all_rows
                 if all(w in r.search for w in wanted) and not any(w in r.search for w in unwanted)]
         self.table.set_rows(rows)
-        self.table.border_title = f"{self.level.title if self.level else ''} ({len(rows)} of {len(self.all_rows)})"
+        title = self.level.title if self.level else ""
+        self.table.border_title = Text(f"{title} ({len(rows)} of {len(self.all_rows)})")
 
     @on(Input.Submitted, "#filter")
     def filter_submitted(self) -> None:
@@ -179,7 +180,7 @@ class ExplorerScreen(ReportScreen):
             self.query_one("#spec", Static).update("")
             scroll.border_title = "Spec"
             return
-        scroll.border_title = spec.title
+        scroll.border_title = Text(spec.title)
         self.query_one("#spec", Static).update(spec_text(spec.fields))
 
     @on(RowTable.Selected, "#side-findings")
