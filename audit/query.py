@@ -8,7 +8,7 @@ Filter syntax (words are ANDed, case-insensitive):
 
     privileged prod            both words appear somewhere in the row
     -kube-system               the word does not appear
-    sev:high                   severity high or worse (`sev:info` … `sev:critical`)
+    sev:high                   severity high or worse (`sev:info` … `sev:critical`; `sev:crit` will do)
     cat:isolation              category (prefix: `cat:iso`)
     ns:shop,payments           namespace, exactly one of the listed
     check:KW-ISO               check id or name (prefix)
@@ -60,13 +60,15 @@ def parse_query(text: str) -> FindingQuery:
     waived: bool | None = None
     for token in text.split():
         key, sep, value = token.partition(":")
-        if sep and key.lower() in _KEYS and value:
+        if sep and key.lower() in _KEYS and not value:
+            continue  # `sev:` still being typed: no condition yet
+        if sep and key.lower() in _KEYS:
             name = _KEYS[key.lower()]
             if name == "sev":
-                try:
-                    min_severity = Severity(value.lower())
-                except ValueError:
-                    raise QueryError(f"unknown severity {value!r} (critical, high, medium, low, info)") from None
+                named = [s for s in Severity if s.value.startswith(value.lower())]
+                if len(named) != 1:
+                    raise QueryError(f"unknown severity {value!r} (critical, high, medium, low, info)")
+                min_severity = named[0]
             elif name == "waived":
                 if value.lower() not in ("yes", "no"):
                     raise QueryError(f"waived:{value}: say waived:yes or waived:no")

@@ -16,9 +16,11 @@ def test_parse_query_reads_every_kind_of_word() -> None:
                                  kinds=("daemonset",), waived=False)
     assert parse_query("   ").empty
     assert parse_query("foo:bar").words == ("foo:bar",)  # an unknown key is just a word
+    assert parse_query("sev:crit").min_severity is Severity.CRITICAL  # a prefix names a severity
+    assert parse_query("sev: priv").empty is False and parse_query("sev:").empty  # still typing
 
 
-@pytest.mark.parametrize("text", ["sev:severe", "waived:maybe"])
+@pytest.mark.parametrize("text", ["sev:severe", "waived:maybe", "sev:x"])
 def test_parse_query_names_the_bad_word(text: str) -> None:
     with pytest.raises(QueryError, match=text.split(":")[1]):
         parse_query(text)
