@@ -76,6 +76,11 @@ def row(key: Any, *cells: Text | str) -> Row:
     return Row(texts, key, " ".join(t.plain for t in texts).lower())
 
 
+def lazy_row(key: Any, make: Callable[[Any], tuple[Text, ...]], item: Any, *words: str) -> Row:
+    """A row whose cells are made from `item` when first drawn; `words` are what `/` finds it by."""
+    return Row(None, key, " ".join(words).lower(), make=lambda: make(item))
+
+
 def number(value: int | float | None, style: str = "") -> Text:
     return Text("" if value is None else str(value), style=style, justify="right")
 
@@ -374,13 +379,14 @@ class PodsLevel(Level):
         self.title = title
 
     def rows(self) -> list[Row]:
-        out = []
-        for pod in self.pods:
-            findings = self.explorer.pod_findings(pod)
-            out.append(row((pod.namespace, pod.name), pod.namespace, pod.name, pod.spec.node_name or "",
-                           pod.status.phase or "", number(len(pod.spec.containers)),
-                           severity_text(worst(findings)), tally(findings)))
-        return out
+        """Cells are made when drawn: a pane of 10,000 pods costs what is on screen."""
+        return [lazy_row((pod.namespace, pod.name), self._cells, pod, pod.namespace, pod.name,
+                         pod.spec.node_name or "", pod.status.phase or "") for pod in self.pods]
+
+    def _cells(self, pod: Pod) -> tuple[Text, ...]:
+        findings = self.explorer.pod_findings(pod)
+        return (Text(pod.namespace), Text(pod.name), Text(pod.spec.node_name or ""), Text(pod.status.phase or ""),
+                number(len(pod.spec.containers)), severity_text(worst(findings)), tally(findings))
 
     def child(self, key: tuple[str, str]) -> Level | None:
         pod = self.explorer.find_pod(*key)
@@ -717,18 +723,19 @@ class ContainerAccessLevel(Level):
                Column("DENIED", "right"), Column("LAST SESSION"))
 
     def rows(self) -> list[Row]:
-        out = []
+        return [lazy_row((a.namespace, a.pod, a.container), self._cells, a, a.namespace, a.pod, a.container,
+                         "did" if a.did else "", "shell" if a.has_shell else "")
+                for a in self.explorer.container_access]
+
+    def _cells(self, access: ContainerExecAccess) -> tuple[Text, ...]:
         evidence = self.explorer.inventory.exec_evidence is not None
-        for access in self.explorer.container_access:
-            shell = Text("?", style="dim") if access.has_shell is None else _yes_no(access.has_shell)
-            risk = _risk(access)
-            last = access.last_session
-            out.append(row((access.namespace, access.pod, access.container), access.namespace, access.pod,
-                           access.container, risk, number(len(access.subjects)), shell,
-                           number(access.opened if evidence else None, "bold red" if access.opened else "dim"),
-                           number(access.denied if evidence else None, "yellow" if access.denied else "dim"),
-                           f"{last:%Y-%m-%d %H:%M}" if last else ""))
-        return out
+        shell = Text("?", style="dim") if access.has_shell is None else _yes_no(access.has_shell)
+        last = access.last_session
+        return (Text(access.namespace), Text(access.pod), Text(access.container), _risk(access),
+                number(len(access.subjects)), shell,
+                number(access.opened if evidence else None, "bold red" if access.opened else "dim"),
+                number(access.denied if evidence else None, "yellow" if access.denied else "dim"),
+                Text(f"{last:%Y-%m-%d %H:%M}" if last else ""))
 
     def child(self, key: tuple[str, str, str]) -> Level | None:
         access = self.explorer.access_by_container.get(key)

@@ -112,6 +112,10 @@ async def measure_app(report: Report) -> dict[str, float]:
         started = time.perf_counter()
         await pilot.press("escape")
         times["back (Esc)"] = await clock.until_painted(pilot, started)
+        for pane, what in (("pods", "every pod"), ("access", "every container's exec risk")):
+            started = time.perf_counter()
+            app.switch_pane(pane)
+            times[f":{pane} pane: first paint of {what}"] = await clock.until_painted(pilot, started)
     return times
 
 
