@@ -236,3 +236,13 @@ def test_scan_prints_the_images_with_known_vulnerabilities(serve, registry, tmp_
     assert result.returncode == 0, result.stderr
     assert "Images with known vulnerabilities (1, worst first)" in result.stdout
     assert image in result.stdout and "no fix yet" in result.stdout
+
+
+def test_open_with_a_bad_waivers_file_says_so_before_the_dashboard(demo_report, tmp_path: Path) -> None:
+    from audit.report import save_report
+
+    report = save_report(demo_report, tmp_path / "r.json")
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("waivers:\n- check_id: KW-ISO-001\n  reason: accepted\n")
+    assert_one_line_error(run("open", str(report), "--waivers", str(waivers)), str(waivers))
+    assert_one_line_error(run("--waivers", str(tmp_path / "missing.yaml"), "--kubeconfig", str(tmp_path / "none")))
