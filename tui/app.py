@@ -39,13 +39,14 @@ from audit.waivers import apply_waivers
 from collectors.kube import KubeConnectionError
 from collectors.kubeconfig import KubeConfigError, KubeTarget, list_contexts, load_kube_target
 from collectors.watch import WatchStatus
+from tui.screens.choice import ChoiceScreen
 from tui.screens.compare import CompareScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.explorer import ExplorerScreen
 from tui.screens.findings import FindingsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
-from tui.screens.prompt import ChoiceScreen, PromptScreen
+from tui.screens.prompt import PromptScreen
 from tui.screens.report_screen import ReportScreen
 
 PANES = ("overview", "findings", "workloads", "pods", "nodes", "images", "access", "matrix")

@@ -1,4 +1,4 @@
-"""Small dialogs: a one-line question (`:` jump, `n` namespaces, `e` export path) and a list to choose from."""
+"""A one-line question: `:` jump, `n` namespaces, `e` export path, `d` snapshot to compare with."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Input, Label
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -52,53 +52,6 @@ class PromptScreen(ModalScreen[str | None]):
     @on(Input.Submitted, "#answer")
     def answer(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip())
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class ChoiceScreen(ModalScreen[str | None]):
-    """Choose one of a few names (a kubeconfig context)."""
-
-    DEFAULT_CSS = """
-    ChoiceScreen {
-        align: center middle;
-    }
-    ChoiceScreen > Vertical {
-        width: 60;
-        height: auto;
-        max-height: 80%;
-        background: $panel;
-        border: tall $accent;
-        padding: 0 1;
-    }
-    """
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
-
-    def __init__(self, question: str, choices: Sequence[str], current: str | None = None) -> None:
-        super().__init__()
-        self.question = question
-        """Shown above the list."""
-        self.choices = list(choices)
-        """The names to choose from."""
-        self.current = current
-        """Highlighted at first."""
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self.question)
-            yield OptionList(*self.choices, id="choices")
-
-    def on_mount(self) -> None:
-        options = self.query_one("#choices", OptionList)
-        if self.current in self.choices:
-            options.highlighted = self.choices.index(self.current)
-        options.focus()
-
-    @on(OptionList.OptionSelected, "#choices")
-    def chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.choices[event.option_index])
 
     def action_cancel(self) -> None:
         self.dismiss(None)
