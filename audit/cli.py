@@ -497,6 +497,7 @@ def _checks(*, markdown: bool) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from demo.apiserver import ApiServerDouble
     from demo.cluster import generate_cluster
+    from demo.report import with_demo_audit_log, with_demo_images
 
     err = Console(stderr=True)
     review = _review_options(args)
@@ -512,42 +513,13 @@ def _demo(args: argparse.Namespace) -> int:
         target = load_kube_target(str(kubeconfig))
         options = _options(args)
         if options.images is not None:
-            options = _demo_image_options(objects, Path(tmp), options, seed=args.seed)
+            options = with_demo_images(objects, Path(tmp), options, seed=args.seed)
         if not options.audit_logs:
-            options = _demo_audit_log_options(objects, Path(tmp), options, seed=args.seed)
+            options = with_demo_audit_log(objects, Path(tmp), options, seed=args.seed, now=datetime.now(UTC))
         if args.output:
             return _scan(target, options, args.output, review=review)
         return _run_tui(target=target, options=options, kubeconfig=str(kubeconfig),
                         waivers_path=review.waivers_path or None, watch=args.watch)
-
-
-def _demo_image_options(objects: list[dict], directory: Path, options: AuditOptions, *, seed: int) -> AuditOptions:
-    """The demo's images come from an archive written for it, and its vulnerabilities from a small
-    OSV database of real CVEs for the packages those images hold; nothing is fetched."""
-    import dataclasses
-
-    from collectors.vulndb.database import import_osv
-    from demo.images import write_demo_images
-    from demo.osv import write_demo_osv
-
-    archive = write_demo_images(objects, directory / "images.tar", seed=seed)
-    vulndb = directory / "osv.sqlite"
-    import_osv([write_demo_osv(directory / "osv")], vulndb)
-    images = ImageOptions(sources=(), archives=(archive,), cache_dir=directory / "cache")
-    return dataclasses.replace(options, images=images, vulndb=vulndb)
-
-
-def _demo_audit_log_options(objects: list[dict], directory: Path, options: AuditOptions, *,
-                            seed: int) -> AuditOptions:
-    """The demo cluster's API server audit log, written for it (three weeks back from now), so the
-    dashboard shows who opened shells as well as who could."""
-    import dataclasses
-    from datetime import UTC, datetime
-
-    from demo.auditlog import write_demo_audit_log
-
-    logs = write_demo_audit_log(objects, directory / "audit", now=datetime.now(UTC), seed=seed)
-    return dataclasses.replace(options, audit_logs=(logs,))
 
 
 def _wait_for_interrupt() -> None:

@@ -11,6 +11,7 @@ code. An `Explorer` indexes one Report once; levels share its indexes.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +26,11 @@ from audit.access import ExecGrant
 from audit.container_access import ContainerExecAccess, container_exec_access
 from audit.findings import Category, Finding, Severity
 from audit.images import ImageInventory
-from audit.model import Container, Node, ObjectRef, Pod
+from audit.model import Container, Node, ObjectRef, Pod, PodSpec
 from audit.report import Report
 from audit.styles import GRADE_STYLES, SEVERITY_STYLES
 from audit.vulns import VulnMatch
+from checks.scoring import Score, score
 
 _VULN_SEVERITY = {"critical": Severity.CRITICAL, "high": Severity.HIGH, "medium": Severity.MEDIUM,
                   "low": Severity.LOW}
@@ -119,7 +121,7 @@ class Spec:
     fields: dict[str, Any]
 
 
-class Level:
+class Level(ABC):
     """One list in the browser. Subclasses fill `title`, `columns` and the row methods."""
 
     title: str = ""
@@ -128,8 +130,9 @@ class Level:
     def __init__(self, explorer: Explorer) -> None:
         self.explorer = explorer
 
+    @abstractmethod
     def rows(self) -> list[Row]:
-        raise NotImplementedError
+        """The level's rows, in the order shown."""
 
     def child(self, key: Any) -> Level | None:
         """The level Enter opens on this row; None when there is nothing below."""
@@ -176,10 +179,9 @@ class Explorer:
     def images_by_digest(self) -> dict[str, ImageInventory]:
         return self.inventory.images_by_digest
 
-    @cached_property
-    def image_names(self) -> dict[str, str]:
-        """Digest → the name findings use for it (its first reference, else the digest)."""
-        return {i.digest: i.references[0] if i.references else i.digest for i in self.inventory.images}
+    def image_name(self, digest: str) -> str:
+        image = self.images_by_digest.get(digest)
+        return image.name if image is not None else digest
 
     @cached_property
     def vulns_by_image(self) -> dict[str, list[VulnMatch]]:
@@ -205,14 +207,13 @@ class Explorer:
         return out
 
     @cached_property
-    def workloads_by_image(self) -> dict[str, list[ObjectRef]]:
-        out: dict[str, set[ObjectRef]] = defaultdict(set)
-        for pod in self.inventory.pods:
-            for status in (*pod.status.container_statuses, *pod.status.init_container_statuses,
-                           *pod.status.ephemeral_container_statuses):
-                if status.digest:
-                    out[status.digest].add(pod.workload)
-        return {k: sorted(v, key=str) for k, v in out.items()}
+    def scores(self) -> tuple[Score, dict[str, Score]]:
+        """The cluster's score and each namespace's (`checks.scoring`)."""
+        return score(self.report.findings, self.report.check_stats)
+
+    @cached_property
+    def exec_findings(self) -> list[Finding]:
+        return [f for f in self.report.findings if f.category == Category.EXEC_ACCESS]
 
     @cached_property
     def workloads_by_namespace(self) -> dict[str, list[ObjectRef]]:
@@ -227,7 +228,7 @@ class Explorer:
         return {ns: sorted(found, key=lambda r: (r.kind, r.name)) for ns, found in refs.items()}
 
     def image_findings(self, digest: str) -> list[Finding]:
-        return self.findings_by_resource.get(ObjectRef(kind="Image", name=self.image_names.get(digest, digest)), [])
+        return self.findings_by_resource.get(ObjectRef(kind="Image", name=self.image_name(digest)), [])
 
     def pod_findings(self, pod: Pod) -> list[Finding]:
         own = self.findings_by_resource.get(ObjectRef(kind="Pod", name=pod.name, namespace=pod.namespace), [])
@@ -245,9 +246,10 @@ class Explorer:
     def warm(self) -> None:
         """Build the indexes now (off the event loop) so the first drill is as fast as the next."""
         for index in ("findings_by_resource", "findings_by_namespace", "workloads_by_namespace", "vulns_by_image",
-                      "workload_findings", "workloads_by_image", "_pods", "image_names", "access_by_container"):
+                      "workload_findings", "_pods", "scores", "access_by_container"):
             getattr(self, index)
-        self.inventory.pods_by_node, self.inventory.workloads_by_ref, self.inventory.nodes_by_name  # noqa: B018
+        inventory = self.inventory
+        inventory.pods_by_node, inventory.workloads_by_ref, inventory.nodes_by_name, inventory.workloads_by_image  # noqa: B018
 
     # -- the roots of the panes ----------------------------------------------
 
@@ -283,20 +285,13 @@ class NamespacesLevel(Level):
     columns = (Column("NAMESPACE"), Column("GRADE"), Column("SCORE", "right"), Column("WORKLOADS", "right"),
                Column("PODS", "right"), Column("FINDINGS", "right"))
 
-    @cached_property
-    def _scores(self) -> dict[str, Any]:
-        from checks.scoring import score
-
-        _, scores = score(self.explorer.report.findings, self.explorer.report.check_stats)
-        return scores
-
     def rows(self) -> list[Row]:
         inventory = self.explorer.inventory
         workloads = {ns: len(refs) for ns, refs in self.explorer.workloads_by_namespace.items()}
         out = []
         for namespace in inventory.namespaces:
             name = namespace.metadata.name
-            entry = self._scores.get(name)
+            entry = self.explorer.scores[1].get(name)
             grade = Text(entry.grade, style=GRADE_STYLES.get(entry.grade, "")) if entry else Text("-", style="dim")
             out.append(row(name, name, grade, number(entry.score if entry else None),
                            number(workloads.get(name, 0)), number(len(inventory.pods_by_namespace.get(name, ()))),
@@ -474,7 +469,7 @@ class LayersLevel(Level):
     def __init__(self, explorer: Explorer, image: ImageInventory) -> None:
         super().__init__(explorer)
         self.image = image
-        self.title = explorer.image_names.get(image.digest, image.digest)
+        self.title = image.name
 
     @cached_property
     def _packages_by_layer(self) -> Counter[int]:
@@ -664,7 +659,7 @@ class ImagesLevel(Level):
         from checks.images import image_age, image_lapse
 
         out = []
-        for image in sorted(self.explorer.inventory.images, key=lambda i: self.explorer.image_names[i.digest]):
+        for image in sorted(self.explorer.inventory.images, key=lambda i: i.name):
             vulns = self.explorer.vulns_by_image.get(image.digest, [])
             os_name = image.os_release.pretty_name or image.os_release.id if image.os_release else ""
             lapse = image_lapse(image, self.explorer.today)
@@ -674,12 +669,12 @@ class ImagesLevel(Level):
             age = image_age(image.config.created, self.explorer.today)
             layers = f"{image.base_layers}+{len(image.layers) - image.base_layers}" if image.base_layers else str(
                 len(image.layers))
-            out.append(row(image.digest, self.explorer.image_names[image.digest], os_name, support,
+            out.append(row(image.digest, image.name, os_name, support,
                            number(age.days if age else None), Text(layers, justify="right"),
                            number(len(image.packages)), number(len({v.vuln_id for v in vulns})),
                            number(len({v.vuln_id for v in vulns if v.fixed_version})),
                            _yes_no(image.has_shell), _yes_no(image.has_package_manager),
-                           number(len(self.explorer.workloads_by_image.get(image.digest, ())))))
+                           number(len(self.explorer.inventory.workloads_by_image.get(image.digest, ())))))
         return out
 
     def child(self, key: str) -> Level | None:
@@ -687,7 +682,7 @@ class ImagesLevel(Level):
         return LayersLevel(self.explorer, image) if image else None
 
     def label(self, key: str) -> str:
-        return self.explorer.image_names.get(key, key)
+        return self.explorer.image_name(key)
 
     def findings(self, key: str) -> list[Finding]:
         return self.explorer.image_findings(key)
@@ -709,7 +704,7 @@ class ImagesLevel(Level):
             "base layers": f"{image.base_layers} ({image.base_reason})" if image.base_layers else "unknown",
             "shells": [e.path for e in image.executables if e.kind == "shell"] or "none",
             "package managers": [e.path for e in image.executables if e.kind == "package-manager"] or "none",
-            "workloads": [str(r) for r in self.explorer.workloads_by_image.get(key, ())],
+            "workloads": [str(r) for r in self.explorer.inventory.workloads_by_image.get(key, ())],
             "errors": list(image.errors) or "none",
         })
 
@@ -814,8 +809,9 @@ class AccessLevel(Level):
 
     def findings(self, key: int) -> list[Finding]:
         grant = self._grant(key)
-        return [f for f in self.explorer.report.findings if f.category == Category.EXEC_ACCESS
-                and str(grant.subject) in f.message and grant.namespace in ("*", f.resource.namespace)]
+        subject = str(grant.subject)
+        return [f for f in self.explorer.exec_findings
+                if subject in f.message and grant.namespace in ("*", f.resource.namespace)]
 
     def spec(self, key: int) -> Spec | None:
         grant = self._grant(key)
@@ -828,32 +824,21 @@ class AccessLevel(Level):
 # -- helpers -----------------------------------------------------------------------
 
 
-def pod_spec_fields(spec: Any) -> dict[str, Any]:
+def pod_spec_fields(spec: PodSpec) -> dict[str, Any]:
     """The fields of a pod spec that decide isolation, in the order a reviewer reads them."""
-    fields: dict[str, Any] = {}
-    for name in ("host_network", "host_pid", "host_ipc", "host_users", "share_process_namespace",
-                 "service_account_name", "automount_service_account_token", "runtime_class_name"):
-        value = getattr(spec, name, None)
-        if value is not None:
-            fields[_camel(name)] = value
-    if spec.security_context is not None:
-        fields["securityContext"] = msgspec.to_builtins(spec.security_context)
-    host_paths = [msgspec.to_builtins(v) for v in spec.volumes if v.host_path is not None]
+    data = msgspec.to_builtins(spec)
+    fields = {key: data[key] for key in _ISOLATION_FIELDS if data.get(key) is not None}
+    host_paths = [volume for volume in data.get("volumes", ()) if "hostPath" in volume]
     if host_paths:
         fields["hostPath volumes"] = host_paths
-    containers = {}
-    for container in (*spec.init_containers, *spec.containers, *spec.ephemeral_containers):
-        entry: dict[str, Any] = {"image": container.image}
-        if container.security_context is not None:
-            entry["securityContext"] = msgspec.to_builtins(container.security_context)
-        containers[container.name] = entry
-    fields["containers"] = containers
+    fields["containers"] = {
+        container["name"]: {key: container[key] for key in ("image", "securityContext") if key in container}
+        for kind in ("initContainers", "containers", "ephemeralContainers") for container in data.get(kind, ())}
     return fields
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.title() for p in rest).replace("Pid", "PID").replace("Ipc", "IPC")
+_ISOLATION_FIELDS = ("hostNetwork", "hostPID", "hostIPC", "hostUsers", "shareProcessNamespace", "serviceAccountName",
+                     "automountServiceAccountToken", "runtimeClassName", "securityContext")
 
 
 def _yes_no(value: bool) -> Text:

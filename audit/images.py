@@ -140,6 +140,11 @@ class ImageInventory(Struct):
     """Layers or databases that could not be read in full."""
 
     @property
+    def name(self) -> str:
+        """How findings and reports name the image: its first reference, else its digest."""
+        return self.references[0] if self.references else self.digest
+
+    @property
     def has_shell(self) -> bool:
         return any(e.kind == "shell" for e in self.executables)
 

@@ -1011,6 +1011,18 @@ class Inventory(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, d
         return out
 
     @cached_property
+    def workloads_by_image(self) -> dict[str, tuple[ObjectRef, ...]]:
+        """Image digest → the workloads whose pods run it (any kind of container), sorted by name."""
+        out: dict[str, set[ObjectRef]] = {}
+        for pod in self.pods:
+            status = pod.status
+            for container in (*status.container_statuses, *status.init_container_statuses,
+                              *status.ephemeral_container_statuses):
+                if container.digest:
+                    out.setdefault(container.digest, set()).add(pod.workload)
+        return {digest: tuple(sorted(refs, key=str)) for digest, refs in out.items()}
+
+    @cached_property
     def workloads_by_ref(self) -> dict[ObjectRef, Workload]:
         return {w.ref: w for w in self.workloads}
 

@@ -104,7 +104,7 @@ def print_exec_evidence(report: Report, console: Console, *, limit: int = 10) ->
 def print_images(images: Sequence[ImageInventory], console: Console) -> None:
     for image in images:
         release = image.os_release
-        console.print(Text.assemble((image.references[0] if image.references else image.digest, "bold"),
+        console.print(Text.assemble((image.name, "bold"),
                                     f"  {image.digest}"))
         console.print(f"OS: {release.pretty_name or release.id + ' ' + release.version_id if release else 'unknown'}"
                       f" · user: {image.config.user or 'root'} · shell: {'yes' if image.has_shell else 'no'}"

@@ -156,7 +156,8 @@ def trivy_reports_unmatched_vulnerabilities(_: object, ctx: CheckContext) -> Ite
 
 def _hits(ctx: CheckContext, *, fixed: bool) -> Iterator[Hit]:
     images = ctx.inventory.images_by_digest
-    workloads = ctx.memo("vulnerabilities.workloads", _workloads_by_image)
+    workloads = ctx.memo("vulnerabilities.workloads", lambda ctx: {
+        digest: tuple(map(str, refs)) for digest, refs in ctx.inventory.workloads_by_image.items()})
     for match in ctx.inventory.vulnerabilities:
         if (match.fixed_version is not None) != fixed:
             continue
@@ -167,7 +168,7 @@ def _hits(ctx: CheckContext, *, fixed: bool) -> Iterator[Hit]:
 
 
 def _hit(match: VulnMatch, image: ImageInventory, workloads: tuple[str, ...]) -> Hit:
-    name = image.references[0] if image.references else image.digest
+    name = image.name
     in_base = image.base_layers > 0 and match.layer < image.base_layers
     step = image.layers[match.layer].created_by if match.layer < len(image.layers) else ""
     fix = f"fixed in {match.fixed_version}" if match.fixed_version else "no fix yet"
@@ -193,15 +194,3 @@ def _origin(layer: int, in_base: bool, step: str) -> str:
     if len(step) > _STEP_CHARS:
         step = step[:_STEP_CHARS - 1] + "…"
     return f"added by build step {layer + 1}: {step}" if step else f"added by build step {layer + 1}"
-
-
-def _workloads_by_image(ctx: CheckContext) -> dict[str, tuple[str, ...]]:
-    """Image digest → the workloads running it (`Deployment/ns/name`), sorted."""
-    out: dict[str, set[str]] = {}
-    for pod in ctx.inventory.pods:
-        status = pod.status
-        for container in (*status.container_statuses, *status.init_container_statuses,
-                          *status.ephemeral_container_statuses):
-            if container.digest:
-                out.setdefault(container.digest, set()).add(str(pod.workload))
-    return {digest: tuple(sorted(names)) for digest, names in out.items()}

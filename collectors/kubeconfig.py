@@ -54,21 +54,27 @@ def kubeconfig_paths(explicit: str | None = None, environ: Mapping[str, str] | N
 
 
 def list_contexts(kubeconfig: str | None = None, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The context names of the kubeconfig kubectl would read, in file order."""
+    """The context names of the kubeconfig kubectl would read, merged as `load_kube_target` merges them."""
     paths = kubeconfig_paths(kubeconfig, environ)
     if not paths:
         raise KubeConfigError("no kubeconfig: pass --kubeconfig or set KUBECONFIG")
-    names: list[str] = []
+    return _merge(paths)[2]
+
+
+def _merge(paths: list[Path]) -> tuple[str, KubeConfigMerger, list[str]]:
+    """The kubeconfig files merged: where they are (for messages), the merger, and the context names."""
+    where = os.pathsep.join(str(p) for p in paths)
     for path in paths:
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise KubeConfigError(f"kubeconfig {path}: {str(error).splitlines()[0]}") from None
-        for context in data.get("contexts") or () if isinstance(data, dict) else ():
-            name = context.get("name") if isinstance(context, dict) else None
-            if isinstance(name, str) and name not in names:
-                names.append(name)
-    return names
+        _check_yaml(path)
+    try:
+        merger = KubeConfigMerger(where)
+        if merger.config is None:
+            raise KubeConfigError(f"kubeconfig {where}: no configuration found")
+        return where, merger, [c["name"] for c in merger.config.value.get("contexts") or []]
+    except KubeConfigError:
+        raise
+    except (ConfigException, KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
+        raise KubeConfigError(f"kubeconfig {where}: {_one_line(exc)}") from None
 
 
 def load_kube_target(
@@ -90,14 +96,8 @@ def load_kube_target(
         raise KubeConfigError(
             "no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config"
         )
-    where = os.pathsep.join(str(p) for p in paths)
-    for path in paths:
-        _check_yaml(path)
+    where, merger, contexts = _merge(paths)
     try:
-        merger = KubeConfigMerger(where)
-        if merger.config is None:
-            raise KubeConfigError(f"kubeconfig {where}: no configuration found")
-        contexts = [c["name"] for c in merger.config.value.get("contexts") or []]
         chosen = context or _first_current_context(paths)
         if not chosen:
             raise KubeConfigError(

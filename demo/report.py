@@ -32,14 +32,16 @@ def build_demo_report(*, pods: int = 120, seed: int = 7, images: bool = True, au
         target = load_kube_target(str(server.write_kubeconfig(directory / "kubeconfig")), environ={})
         options = AuditOptions(images=None)
         if images:
-            options = _with_demo_images(objects, directory, options, seed=seed)
+            options = with_demo_images(objects, directory, options, seed=seed)
         if audit_log:
-            options = _with_demo_audit_log(objects, directory, options, seed=seed)
+            options = with_demo_audit_log(objects, directory, options, seed=seed, now=NOW)
         report = asyncio.run(run_audit(target, options))
     return freeze(report) if frozen else report
 
 
-def _with_demo_images(objects: list[dict], directory: Path, options: AuditOptions, *, seed: int) -> AuditOptions:
+def with_demo_images(objects: list[dict], directory: Path, options: AuditOptions, *, seed: int) -> AuditOptions:
+    """The demo's images come from an archive written for it, and its vulnerabilities from a small
+    OSV database of real CVEs for the packages those images hold; nothing is fetched."""
     from collectors.vulndb.database import import_osv
     from demo.images import write_demo_images
     from demo.osv import write_demo_osv
@@ -51,13 +53,14 @@ def _with_demo_images(objects: list[dict], directory: Path, options: AuditOption
                                                             cache_dir=directory / "cache"), vulndb=vulndb)
 
 
-def _with_demo_audit_log(objects: list[dict], directory: Path, options: AuditOptions, *, seed: int) -> AuditOptions:
-    """The demo's audit log, written as of the demo's date; the window reaches back to it from today."""
+def with_demo_audit_log(objects: list[dict], directory: Path, options: AuditOptions, *, seed: int,
+                        now: datetime) -> AuditOptions:
+    """The demo cluster's API server audit log, written as of `now` (three weeks back from it), so the
+    dashboard shows who opened shells as well as who could; the `--since` window reaches back from `now`."""
     from demo.auditlog import write_demo_audit_log
 
-    logs = write_demo_audit_log(objects, directory / "audit", now=NOW, seed=seed)
-    window = datetime.now(UTC) - NOW + timedelta(days=30)
-    return dataclasses.replace(options, audit_logs=(logs,), since=window)
+    logs = write_demo_audit_log(objects, directory / "audit", now=now, seed=seed)
+    return dataclasses.replace(options, audit_logs=(logs,), since=options.since + (datetime.now(UTC) - now))
 
 
 def freeze(report: Report) -> Report:

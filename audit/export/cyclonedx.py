@@ -144,7 +144,7 @@ def package_purl(package: Package, release: OSRelease | None) -> PackageURL:
 
 def image_bom(image: ImageInventory, matches: list[VulnMatch], report: Report) -> Bom:
     subject = Component(
-        type=ComponentType.CONTAINER, name=image.references[0] if image.references else image.digest,
+        type=ComponentType.CONTAINER, name=image.name,
         version=image.digest, purl=image_purl(image), bom_ref=f"image:{image.digest}",
         properties=[Property(name="kubeward:reference", value=r) for r in image.references],
     )

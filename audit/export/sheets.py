@@ -21,7 +21,6 @@ from typing import Literal
 import msgspec
 
 from audit.findings import Finding, Severity, Waiver
-from audit.images import ImageInventory
 from audit.report import Report
 from audit.vulns import SEVERITIES, summarise_images
 from checks.engine import all_checks
@@ -100,10 +99,6 @@ def _ordered_findings(report: Report) -> list[Finding]:
     return sorted(report.findings, key=lambda f: (-f.severity.rank, f.check_id, f.resource.namespace or "",
                                                   f.resource.kind, f.resource.name, f.container or "",
                                                   f.fingerprint))
-
-
-def _image_name(image: ImageInventory) -> str:
-    return image.references[0] if image.references else image.digest
 
 
 # --- the sheets --------------------------------------------------------------------------------
@@ -198,12 +193,12 @@ def _images(report: Report) -> Sheet:
                                                             *pod.status.container_statuses,
                                                             *pod.status.ephemeral_container_statuses)}.values()
                        if status.digest)
-        for image in sorted(inventory.images, key=_image_name):
+        for image in sorted(inventory.images, key=lambda i: i.name):
             release = image.os_release
             found = summaries.get(image.digest)
             counts = found.counts if found else dict.fromkeys(SEVERITIES, 0)
             yield (
-                _image_name(image), joined(image.references[1:]), image.digest, image.source,
+                image.name, joined(image.references[1:]), image.digest, image.source,
                 (release.pretty_name or f"{release.id} {release.version_id}".strip()) if release else "unknown",
                 image.config.created, image.config.user or "root", "yes" if image.has_shell else "no",
                 "yes" if image.has_package_manager else "no", len(image.layers), image.base_layers,
@@ -223,8 +218,8 @@ def _layers(report: Report) -> Sheet:
     )
 
     def rows() -> Iterator[Row]:
-        for image in sorted(report.inventory.images, key=_image_name):
-            name = _image_name(image)
+        for image in sorted(report.inventory.images, key=lambda i: i.name):
+            name = image.name
             for attributed in sorted(image.packages, key=lambda a: (a.layer, a.package.ecosystem, a.package.name)):
                 package = attributed.package
                 layer = image.layers[attributed.layer] if attributed.layer < len(image.layers) else None
@@ -259,7 +254,7 @@ def _vulnerabilities(report: Report) -> Sheet:
             base = image is not None and image.base_layers > 0 and m.layer < image.base_layers
             yield (
                 m.severity, Link(vulnerability_url(m.vuln_id), m.display_id),
-                m.vuln_id, _image_name(image) if image else m.image, m.package, m.version,
+                m.vuln_id, image.name if image else m.image, m.package, m.version,
                 m.fixed_version or "no fix yet", m.ecosystem, m.source_package or "", m.layer + 1,
                 "base" if base else "own", m.score, m.vector or "", text(m.summary),
             )

@@ -60,9 +60,7 @@ class OverviewScreen(ReportScreen):
         explorer = self.explorer
         assert explorer is not None
         report = explorer.report
-        from checks.scoring import score
-
-        cluster, _ = score(report.findings, report.check_stats)
+        cluster = explorer.scores[0]
         counts = report.inventory.counts()
         grade = Text.assemble(("Grade ", "bold"), (f" {cluster.grade} ", f"reverse {GRADE_STYLES[cluster.grade]}"),
                               f"  score {cluster.score}/100\n")
