@@ -8,6 +8,7 @@ the lines around them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -24,10 +25,21 @@ _YAML_WORDS = ("true", "false", "null", "yes", "no", "on", "off", "~")
 
 @dataclass(frozen=True)
 class YamlLine:
-    text: str
+    lead: str
+    """Indentation and any list dash before the key."""
+    key: str | None
+    """The mapping key on this line; None for a list item or a bare value."""
+    value: str
+    """What follows the key (empty when the value is on the lines below)."""
     path: str
     """The field path this line shows, e.g. `spec.containers[0].securityContext.privileged`."""
     marked: bool = False
+
+    @property
+    def text(self) -> str:
+        if self.key is None:
+            return self.lead + self.value
+        return f"{self.lead}{self.key}:{' ' + self.value if self.value else ''}"
 
 
 def object_of(inventory: Inventory, ref: ObjectRef) -> Any | None:
@@ -67,17 +79,18 @@ def object_of(inventory: Inventory, ref: ObjectRef) -> Any | None:
 
 
 def yaml_lines(value: Any, marked_path: str | None = None) -> list[YamlLine]:
-    lines: list[tuple[str, str]] = []
+    lines: list[YamlLine] = []
     _emit(value, "", 0, lines)
     if not marked_path:
-        return [YamlLine(text, path) for text, path in lines]
+        return lines
     known: set[str] = set()
-    for _, path in lines:
+    for line in lines:
+        path = line.path
         while path and path not in known:
             known.add(path)
             path = _parent(path)
     target = _best_path(known, marked_path)
-    return [YamlLine(text, path, _under(path, target)) for text, path in lines]
+    return [dataclasses.replace(line, marked=True) if _under(line.path, target) else line for line in lines]
 
 
 def excerpt(lines: list[YamlLine], before: int = 6, after: int = 14) -> list[YamlLine | None]:
@@ -142,30 +155,30 @@ def _scalar(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _emit(value: Any, path: str, indent: int, out: list[tuple[str, str]], first_prefix: str | None = None) -> None:
+def _emit(value: Any, path: str, indent: int, out: list[YamlLine], first_prefix: str | None = None) -> None:
     pad = "  " * indent
     if isinstance(value, dict):
         for i, (key, item) in enumerate(value.items()):
             child = f"{path}.{key}" if path else str(key)
             lead = first_prefix if (first_prefix is not None and i == 0) else pad
             if isinstance(item, dict) and item:
-                out.append((f"{lead}{key}:", child))
+                out.append(YamlLine(lead, str(key), "", child))
                 _emit(item, child, indent + 1, out)
             elif isinstance(item, list | tuple) and item:
-                out.append((f"{lead}{key}:", child))
+                out.append(YamlLine(lead, str(key), "", child))
                 _emit(list(item), child, indent, out)
             else:
                 empty = "{}" if isinstance(item, dict) else "[]" if isinstance(item, list | tuple) else _scalar(item)
-                out.append((f"{lead}{key}: {empty}", child))
+                out.append(YamlLine(lead, str(key), empty, child))
     elif isinstance(value, list):
         for i, item in enumerate(value):
             child = f"{path}[{i}]"
             if isinstance(item, dict) and item:
                 _emit(item, child, indent + 1, out, first_prefix=f"{pad}- ")
             elif isinstance(item, list) and item:
-                out.append((f"{pad}-", child))
+                out.append(YamlLine(f"{pad}-", None, "", child))
                 _emit(item, child, indent + 1, out)
             else:
-                out.append((f"{pad}- {_scalar(item)}", child))
+                out.append(YamlLine(f"{pad}- ", None, _scalar(item), child))
     else:
-        out.append((f"{pad}{_scalar(value)}", path))
+        out.append(YamlLine(pad, None, _scalar(value), path))

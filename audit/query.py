@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from rich.text import Text
 
@@ -92,8 +93,7 @@ class SortKey(enum.StrEnum):
     CATEGORY = "category"
 
     def next(self) -> SortKey:
-        members = list(SortKey)
-        return members[(members.index(self) + 1) % len(members)]
+        return _following(self)
 
 
 class Grouping(enum.StrEnum):
@@ -102,8 +102,16 @@ class Grouping(enum.StrEnum):
     WORKLOAD = "workload"
 
     def next(self) -> Grouping:
-        members = list(Grouping)
-        return members[(members.index(self) + 1) % len(members)]
+        return _following(self)
+
+
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _following(member: _E) -> _E:
+    """The next member of its enum, round and round (what a key that cycles a setting shows next)."""
+    members = list(type(member))
+    return members[(members.index(member) + 1) % len(members)]
 
 
 FINDING_COLUMNS = (Column("SEVERITY"), Column("CHECK"), Column("CATEGORY"), Column("NAMESPACE"),

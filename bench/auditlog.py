@@ -36,7 +36,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.markdown import replace_section
+from bench.markdown import publish
 from bench.measure import run_process
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -235,9 +235,7 @@ def main() -> None:
             seconds, _, _ = run_process(["wc", "-l", *files])
             rows["wc_s"].append(seconds)
     section = render(rows, events, sessions, size, args.runs)
-    print(section)
-    if args.write:
-        replace_section(args.write, section)
+    publish(section, args.write)
 
 
 def render(rows: dict[str, list[float]], events: int, sessions: int, size: int, runs: int) -> str:

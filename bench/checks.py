@@ -14,12 +14,11 @@ import copy
 import os
 import platform
 from datetime import UTC, datetime
-from pathlib import Path
 
 import msgspec
 
 from audit.model import Inventory
-from bench.markdown import replace_section
+from bench.markdown import publish
 from bench.measure import median_seconds
 from checks.engine import all_checks, evaluate
 from collectors.kube import inventory_from_objects
@@ -71,9 +70,7 @@ def main() -> None:
         f"| **ratio checks / decode** | **{checks_s / decode_s:.1f}×** |",
         "",
     ])
-    print(text)
-    if args.write:
-        replace_section(Path(args.write), text)
+    publish(text, args.write)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.markdown import replace_section
+from bench.markdown import publish
 from bench.measure import run_process
 from collectors.resources import COLLECTED
 
@@ -74,9 +74,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     text = render(rows, args.pods, args.runs)
-    print(text)
-    if args.write:
-        replace_section(Path(args.write), text)
+    publish(text, args.write)
 
 
 def run_benchmark(kubectl: str, kubeconfig: str, runs: int) -> dict[str, list[float]]:

@@ -29,7 +29,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.markdown import replace_section
+from bench.markdown import publish
 from bench.measure import run_process
 
 SECTION = "## Export: the review spreadsheet of 10,000 pods"
@@ -119,9 +119,7 @@ def main() -> None:
         f"| **ratio XLSX / csv** | **{xlsx_s / baseline_s:.1f}×** | |",
         "",
     ])
-    print(text)
-    if args.write:
-        replace_section(args.write, text)
+    publish(text, args.write)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.images import ImageConfig, LayerInventory, LayerRef
-from bench.markdown import replace_section
+from bench.markdown import publish
 from bench.measure import samples
 from collectors.images.cache import LayerCache
 from collectors.images.collector import ImageCollector
@@ -360,9 +360,7 @@ def main() -> None:
         plain.unlink()
         cache = measure_cache(work, args.runs)
     text = render(throughputs, cache, args.runs)
-    print(text)
-    if args.write:
-        replace_section(Path(args.write), text)
+    publish(text, args.write)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import argparse
 import os
 import platform
 from datetime import UTC, datetime
-from pathlib import Path
 
 import msgspec
 
@@ -21,7 +20,7 @@ from audit.live import PodChanges, apply_pod_changes
 from audit.model import Inventory, Pod
 from audit.report import Report, ReportMeta
 from bench.checks import build_inventory
-from bench.markdown import replace_section
+from bench.markdown import publish
 from bench.measure import median_seconds
 from checks.engine import evaluate
 
@@ -82,9 +81,7 @@ def main() -> None:
         f" {live_s / full_s:.2f} |",
         "",
     ])
-    print(text)
-    if args.write:
-        replace_section(Path(args.write), text)
+    publish(text, args.write)
 
 
 if __name__ == "__main__":

@@ -21,3 +21,10 @@ def replace_section(path: Path, section: str) -> None:
     if not replaced:
         sections.append(section)
     path.write_text(head.rstrip("\n") + "\n\n" + "\n".join(s.rstrip("\n") + "\n" for s in sections))
+
+
+def publish(section: str, write: str | Path | None) -> None:
+    """Print a benchmark's section and, with `--write FILE`, put it in place in that file."""
+    print(section)
+    if write:
+        replace_section(Path(write), section)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.images import AttributedPackage, ImageInventory, OSRelease, Package
-from bench.markdown import replace_section
+from bench.markdown import publish
 from bench.measure import median_seconds
 from bench.vulndb import write_dump
 from collectors.vulndb.database import VulnDB, import_osv
@@ -90,9 +90,7 @@ def main() -> None:
         f"| **ratio match / lookups** | **{match_s / lookup_s:.1f}×** |",
         "",
     ])
-    print(section)
-    if args.write:
-        replace_section(args.write, section)
+    publish(section, args.write)
 
 
 if __name__ == "__main__":

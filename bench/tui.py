@@ -26,7 +26,7 @@ from textual.widgets import DataTable
 
 from audit.query import FindingsView
 from audit.report import Report
-from bench.markdown import replace_section
+from bench.markdown import publish
 from demo.report import build_demo_report, with_findings
 from tui.app import KubewardApp
 from tui.screens.explorer import ExplorerScreen
@@ -171,9 +171,7 @@ def main() -> None:
         "",
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.write:
-        replace_section(Path(args.write), text)
+    publish(text, args.write)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.markdown import replace_section
+from bench.markdown import publish
 from bench.measure import run_process
 
 ECOSYSTEMS = [
@@ -137,9 +137,7 @@ def main() -> None:
             rows["base_rss"].append(rss)
         db_mb = (Path(scratch) / "vulndb.sqlite").stat().st_size / 1e6
     section = render(rows, args.records, args.runs, db_mb)
-    print(section)
-    if args.write:
-        replace_section(args.write, section)
+    publish(section, args.write)
 
 
 def render(rows: dict[str, list[float]], records: int, runs: int, db_mb: float) -> str:

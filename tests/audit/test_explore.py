@@ -90,18 +90,27 @@ def test_nodes_images_and_access_roots(demo_report) -> None:
 
 
 def test_every_level_answers_for_every_row(demo_report) -> None:
-    """Spec and findings never fail on any row of any level two steps down from each root."""
+    """Spec and findings answer for any row of any level two steps down from each root: the
+    findings are the report's own, every spec has a title and fields, rows match their columns."""
     explorer = Explorer(demo_report)
+    known = {f.fingerprint for f in demo_report.findings}
+
+    def check(level, rows) -> None:  # type: ignore[no-untyped-def]
+        for row in rows:
+            assert len(row.cells) == len(level.columns), (type(level).__name__, row.key)
+            assert {f.fingerprint for f in level.findings(row.key)} <= known
+            spec = level.spec(row.key)
+            assert spec is None or (spec.title and isinstance(spec.fields, dict)), (type(level).__name__, row.key)
+
     for root in Explorer.ROOTS:
         level = explorer.root(root)
-        for row in level.rows()[:40]:
-            level.findings(row.key)
-            level.spec(row.key)
+        rows = level.rows()[:40]
+        assert rows, root
+        check(level, rows)
+        for row in rows:
             child = level.child(row.key)
             if child is not None:
-                for inner in child.rows()[:10]:
-                    child.findings(inner.key)
-                    child.spec(inner.key)
+                check(child, child.rows()[:10])
 
 
 def test_access_ranks_can_shell_did_above_can_alone(demo_report) -> None:

@@ -1,5 +1,5 @@
-"""The exporters and the panes' views are part of the headless core: the TUI calls
-`export_report`, and nothing here loads Textual."""
+"""The exporters, the panes' views and the audit-log code are part of the headless core: the TUI
+calls them, and nothing here loads Textual."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import subprocess
 import sys
 
 
-def test_exporters_never_load_textual() -> None:
+def test_the_headless_core_never_loads_textual() -> None:
     code = (
         "import sys\n"
         "import audit.export, audit.export.xlsx, audit.export.csv, audit.export.sarif, audit.export.cyclonedx\n"
         "import audit.waivers, audit.review, audit.diff\n"
         "import audit.explore, audit.query, audit.evidence  # what the panes show, without the panes\n"
+        "import collectors.auditlog.reader, audit.container_access, checks.exec_evidence, demo.auditlog\n"
+        "import audit.summary, audit.pipeline\n"
         "from audit.export import FORMATS, export_report\n"
         "assert FORMATS == ('xlsx', 'csv', 'json', 'sarif', 'cyclonedx')\n"
         "assert 'textual' not in sys.modules, sorted(m for m in sys.modules if m.startswith('textual'))\n"

@@ -34,14 +34,20 @@ async def jump(pilot, pane: str) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
 
 
+def live(kubeconfig: Path, tmp_path: Path, **options) -> KubewardApp:  # type: ignore[no-untyped-def]
+    """The dashboard on a cluster (an API server double); images are not read unless asked."""
+    target = load_kube_target(str(kubeconfig), environ={})
+    return KubewardApp(target=target, options=AuditOptions(**{"images": None, **options}),
+                       keymap_path=tmp_path / "none.yaml", kubeconfig=str(kubeconfig))
+
+
 def offline(report, tmp_path: Path) -> KubewardApp:  # type: ignore[no-untyped-def]
     return KubewardApp(report=report, source_name="report.json", keymap_path=tmp_path / "no-keymap.yaml")
 
 
 async def test_live_collection_fills_the_overview(serve, demo_objects, tmp_path: Path) -> None:
     _, kubeconfig = serve(demo_objects, tls=True)
-    target = load_kube_target(str(kubeconfig), environ={})
-    app = KubewardApp(target=target, options=AuditOptions(images=None), keymap_path=tmp_path / "none.yaml")
+    app = live(kubeconfig, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         assert app.report is not None and app.generation == 1
@@ -218,8 +224,7 @@ async def test_forbidden_lists_show_a_banner_and_a_notification(serve, demo_obje
     double, kubeconfig = serve(demo_objects, users={"auditor-token": "auditor"}, user="auditor")
     double.deny("auditor", "list", "roles")
     double.deny("auditor", "list", "pods", namespace="kube-system")
-    target = load_kube_target(str(kubeconfig), environ={})
-    app = KubewardApp(target=target, options=AuditOptions(images=None), keymap_path=tmp_path / "none.yaml")
+    app = live(kubeconfig, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         assert app.report is not None and app.report.gaps
@@ -231,9 +236,7 @@ async def test_forbidden_lists_show_a_banner_and_a_notification(serve, demo_obje
 
 async def test_server_gone_on_rescan_keeps_the_last_result(serve, demo_objects, tmp_path: Path) -> None:
     double, kubeconfig = serve(demo_objects)
-    target = load_kube_target(str(kubeconfig), environ={})
-    app = KubewardApp(target=target, options=AuditOptions(images=None, timeout=2),
-                      keymap_path=tmp_path / "none.yaml")
+    app = live(kubeconfig, tmp_path, timeout=2)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         first = app.report
@@ -250,9 +253,8 @@ async def test_server_gone_on_rescan_keeps_the_last_result(serve, demo_objects, 
 
 async def test_connection_failure_at_start_ends_the_app_with_one_line(serve, tmp_path: Path) -> None:
     double, kubeconfig = serve([])
-    target = load_kube_target(str(kubeconfig), environ={})
+    app = live(kubeconfig, tmp_path, timeout=2)
     double.stop()
-    app = KubewardApp(target=target, options=AuditOptions(timeout=2, images=None), keymap_path=tmp_path / "k.yaml")
     async with app.run_test(size=(100, 30)) as pilot:
         with suppress(WorkerFailed):  # the worker may have failed and gone before this waits
             await app.workers.wait_for_complete()
@@ -263,9 +265,7 @@ async def test_connection_failure_at_start_ends_the_app_with_one_line(serve, tmp
 
 async def test_context_switch_and_namespace_scope_rerun_the_audit(serve, demo_objects, tmp_path: Path) -> None:
     _, kubeconfig = serve(demo_objects)
-    target = load_kube_target(str(kubeconfig), environ={})
-    app = KubewardApp(target=target, options=AuditOptions(images=None), kubeconfig=str(kubeconfig),
-                      keymap_path=tmp_path / "none.yaml")
+    app = live(kubeconfig, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await pilot.press("n")
@@ -277,7 +277,7 @@ async def test_context_switch_and_namespace_scope_rerun_the_audit(serve, demo_ob
         assert {p.namespace for p in app.report.inventory.pods} == {"kube-system"}
         await pilot.press("c")
         await pilot.pause()
-        assert app.screen.choices == [target.context]  # type: ignore[attr-defined]
+        assert app.screen.choices == [app.target.context]  # type: ignore[attr-defined]
         await pilot.press("escape")
 
 
@@ -322,9 +322,7 @@ async def test_api_objects_show_before_the_slower_collectors_finish(serve, demo_
 
     _, kubeconfig = serve(demo_objects)
     logs = write_demo_audit_log(demo_objects, tmp_path / "audit", now=datetime.now(UTC), seed=3)
-    target = load_kube_target(str(kubeconfig), environ={})
-    app = KubewardApp(target=target, options=AuditOptions(images=None, audit_logs=(logs,)),
-                      keymap_path=tmp_path / "none.yaml")
+    app = live(kubeconfig, tmp_path, audit_logs=(logs,))
     shown = []
     original = app.show
 

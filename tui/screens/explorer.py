@@ -193,20 +193,13 @@ def spec_text(fields: dict[str, Any]) -> Text:
     """The spec as YAML with its keys picked out (plain Text: names are never read as markup)."""
     text = Text()
     for line in yaml_lines(fields):
-        body = line.text.lstrip()
-        indent = line.text[: len(line.text) - len(body)]
-        if body.startswith("- "):
-            indent, body = indent + "- ", body[2:]
-        key, sep, rest = body.partition(": ")
-        if not sep and body.endswith(":") and not body.startswith('"'):
-            key, sep, rest = body[:-1], ":", ""
-        text.append(indent)
-        if sep and not key.startswith('"'):
-            text.append(key, style="bold")
-            text.append(sep)
-            text.append(rest)
-        else:
-            text.append(body)
+        text.append(line.lead)
+        if line.key is not None:
+            text.append(line.key, style="bold")
+            text.append(":")
+            if line.value:
+                text.append(" ")
+        text.append(line.value)
         text.append("\n")
     text.rstrip()
     return text

@@ -68,7 +68,7 @@ class FindingsScreen(ReportScreen):
             return
         rows = view.rows(self.filter, self.sort, self.grouping)
         self.table.set_rows(rows)
-        shown = sum(1 for r in rows if r.key is not None)
+        shown = len(rows) if self.grouping is Grouping.NONE else sum(1 for r in rows if r.key is not None)
         summary = Text.assemble((f"{shown}", "bold"), f" of {len(view)} findings · sort: ", (self.sort.value, "bold"),
                                 " · group: ", (self.grouping.value, "bold"))
         if self.query_text:

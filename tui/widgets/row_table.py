@@ -69,15 +69,15 @@ class RowTable(ScrollView, can_focus=True):
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
     """Index into `rows` of the highlighted row."""
 
-    class Highlighted(Message):
-        """The cursor moved to another row (or the rows changed under it)."""
+    class RowMessage(Message):
+        """Something happened to one row of a table."""
 
         def __init__(self, table: RowTable, row: Row | None, index: int) -> None:
             super().__init__()
             self.table = table
-            """The table whose cursor moved."""
+            """The table it happened in."""
             self.row = row
-            """The row under the cursor; None when the table is empty."""
+            """The row: None only when a Highlighted table is empty."""
             self.index = index
             """Its index in the table's rows."""
 
@@ -85,21 +85,13 @@ class RowTable(ScrollView, can_focus=True):
         def control(self) -> RowTable:
             return self.table
 
-    class Selected(Message):
-        """Enter (or a click on the highlighted row) chose a row."""
+    class Highlighted(RowMessage):
+        """The cursor moved to another row (or the rows changed under it)."""
 
-        def __init__(self, table: RowTable, row: Row, index: int) -> None:
-            super().__init__()
-            self.table = table
-            """The table the row was chosen in."""
-            self.row = row
-            """The chosen row."""
-            self.index = index
-            """Its index in the table's rows."""
+    class Selected(RowMessage):
+        """Enter (or a double click) chose a row."""
 
-        @property
-        def control(self) -> RowTable:
-            return self.table
+        row: Row
 
     def __init__(self, columns: Sequence[Column] = (), *, empty_text: str = "nothing to show",
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
